@@ -1,0 +1,144 @@
+"""The audit log: one event per change, with the record before and after."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, insert, select
+from sqlalchemy.orm import Session
+
+from data.models import Action, AuditEvent, new_id, utcnow
+from data.schemas import CustomerOut
+
+
+def snapshot(customer: CustomerOut) -> dict[str, Any]:
+    """What the log keeps of a customer: enough to show a diff and to restore it."""
+    return {
+        "name": customer.name,
+        "email": customer.email,
+        "phone": customer.phone,
+        "address": customer.address,
+        "version": customer.version,
+        "created_at": customer.created_at.isoformat(),
+        "updated_at": customer.updated_at.isoformat(),
+    }
+
+
+def record(
+    session: Session,
+    tenant_id: str,
+    *,
+    actor: str,
+    action: Action,
+    customer_id: str | None,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    event_id: str | None = None,
+) -> str:
+    event_id = event_id or new_id()
+    session.execute(
+        insert(AuditEvent).values(
+            tenant_id=tenant_id,
+            id=event_id,
+            at=utcnow(),
+            actor=actor,
+            action=action.value,
+            customer_id=customer_id,
+            before=dict(before) if before is not None else None,
+            after=dict(after) if after is not None else None,
+        )
+    )
+    return event_id
+
+
+@dataclass(frozen=True)
+class Event:
+    id: str
+    at: datetime
+    actor: str
+    action: str
+    customer_id: str | None
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+class AuditLog:
+    """The audit events of one tenant."""
+
+    def __init__(self, session: Session, tenant_id: str) -> None:
+        self.session = session
+        self.tenant_id = tenant_id
+
+    def _scoped(self) -> Select[Any]:
+        return select(
+            AuditEvent.id,
+            AuditEvent.at,
+            AuditEvent.actor,
+            AuditEvent.action,
+            AuditEvent.customer_id,
+            AuditEvent.before,
+            AuditEvent.after,
+        ).where(AuditEvent.tenant_id == self.tenant_id)
+
+    def _filtered(
+        self,
+        customer_id: str | None,
+        action: str | None,
+        since: datetime | None,
+        until: datetime | None,
+    ) -> Select[Any]:
+        query = self._scoped()
+        if customer_id:
+            query = query.where(AuditEvent.customer_id == customer_id)
+        if action:
+            query = query.where(AuditEvent.action == action)
+        if since is not None:
+            query = query.where(AuditEvent.at >= since)
+        if until is not None:
+            query = query.where(AuditEvent.at < until)
+        return query
+
+    def events(
+        self,
+        *,
+        customer_id: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[Event]:
+        query = (
+            self._filtered(customer_id, action, since, until)
+            .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [Event(**row._mapping) for row in self.session.execute(query)]
+
+    def count(
+        self,
+        *,
+        customer_id: str | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> int:
+        query = self._filtered(customer_id, action, since, until).subquery()
+        return int(self.session.execute(select(func.count()).select_from(query)).scalar_one())
+
+    def get(self, event_id: str) -> Event | None:
+        row = self.session.execute(self._scoped().where(AuditEvent.id == event_id)).first()
+        return Event(**row._mapping) if row is not None else None
+
+    def last_delete(self, customer_id: str) -> Event | None:
+        row = self.session.execute(
+            self._scoped()
+            .where(AuditEvent.customer_id == customer_id, AuditEvent.action == Action.DELETE.value)
+            .order_by(AuditEvent.at.desc())
+            .limit(1)
+        ).first()
+        return Event(**row._mapping) if row is not None else None

@@ -1,0 +1,385 @@
+"""``CustomerRepository``: every read and write of a tenant's customers.
+
+Every statement starts from the tenant: ``self._scoped()`` for reads, and
+``WHERE tenant_id = :tenant AND id = :id`` for updates and deletes, whose affected rows
+are checked.  A customer of another tenant and a missing one are the same ``NotFound``.
+On PostgreSQL row-level security holds the same line a second time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Select,
+    and_,
+    column,
+    delete,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from data import audit
+from data.errors import Conflict, Forbidden, NotFound, StaleVersion
+from data.models import Action, Customer, CustomerCount, new_id, utcnow
+from data.schemas import CustomerIn, CustomerOut, validate_customer
+from data.tenancy import Actor, Permission
+
+COLUMNS = (
+    Customer.id,
+    Customer.tenant_id,
+    Customer.name,
+    Customer.email,
+    Customer.phone,
+    Customer.address,
+    Customer.created_at,
+    Customer.updated_at,
+    Customer.version,
+)
+
+SORTS: dict[str, Any] = {
+    "name": Customer.name,
+    "email": Customer.email_key,
+    "phone": Customer.phone,
+    "address": Customer.address,
+    "created_at": Customer.created_at,
+    "updated_at": Customer.updated_at,
+}
+
+MAX_PAGE_SIZE = 1000
+# Searches count their matches up to this many; beyond it the total is "more than".
+COUNT_CAP = 10_000
+
+
+@dataclass(frozen=True)
+class Count:
+    """A number of customers; ``exact`` is False when it is a lower bound (``10,000+``)."""
+
+    value: int
+    exact: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.value:,}" if self.exact else f"more than {self.value:,}"
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[CustomerOut]
+    total: Count
+    offset: int
+    limit: int
+
+    @property
+    def has_next(self) -> bool:
+        return self.offset + len(self.items) < self.total.value or not self.total.exact
+
+
+def parse_sort(sort: str | None) -> tuple[str, bool]:
+    """``"name"``, ``"-created_at"`` → (column, descending); unknown → ValueError."""
+    raw = (sort or "name").strip()
+    descending = raw.startswith("-")
+    column = raw.lstrip("-+").strip() or "name"
+    column = {"createdAt": "created_at", "updatedAt": "updated_at"}.get(column, column)
+    if column not in SORTS:
+        choices = ", ".join(SORTS)
+        raise ValueError(f"Cannot sort by {column!r}; choose one of {choices}.")
+    return column, descending
+
+
+_LIKE_SPECIAL = re.compile(r"([\\%_])")
+
+
+def like_pattern(term: str) -> str:
+    """A ``LIKE`` pattern matching ``term`` as a plain substring (escape ``\\``)."""
+    return "%" + _LIKE_SPECIAL.sub(r"\\\1", term) + "%"
+
+
+class CustomerRepository:
+    def __init__(self, session: Session, tenant_id: str, actor: Actor | None = None) -> None:
+        bound = session.info.get("tenant_id")
+        if bound != tenant_id:
+            # A session belongs to one tenant (it carries the row-level security setting).
+            raise ValueError("session and repository are for different tenants")
+        self.session = session
+        self.tenant_id = tenant_id
+        self.actor = actor
+        self.dialect = session.get_bind().dialect.name
+
+    # -- reads ----------------------------------------------------------------------
+
+    def _scoped(self) -> Select[Any]:
+        return select(*COLUMNS).where(Customer.tenant_id == self.tenant_id)
+
+    def _out(self, row: Any) -> CustomerOut:
+        return CustomerOut.model_validate(dict(row._mapping))
+
+    def find(self, customer_id: str) -> CustomerOut | None:
+        row = self.session.execute(self._scoped().where(Customer.id == customer_id)).first()
+        return self._out(row) if row is not None else None
+
+    def get(self, customer_id: str) -> CustomerOut:
+        customer = self.find(customer_id)
+        if customer is None:
+            raise NotFound("customer")
+        return customer
+
+    def find_by_email(self, email: str) -> CustomerOut | None:
+        key = email.strip().lower()
+        row = self.session.execute(self._scoped().where(Customer.email_key == key)).first()
+        return self._out(row) if row is not None else None
+
+    def _search_clause(self, term: str) -> ColumnElement[bool]:
+        if self.dialect == "postgresql":
+            haystack = (
+                Customer.name + " " + Customer.email + " " + func.coalesce(Customer.phone, "")
+            )
+            return haystack.ilike(like_pattern(term), escape="\\")
+        if len(term) >= 3:
+            # FTS5 trigram index: a quoted phrase is a case-insensitive substring match.
+            phrase = '"' + term.replace('"', '""') + '"'
+            matches = (
+                text("SELECT rowid FROM customers_fts WHERE customers_fts MATCH :phrase")
+                .bindparams(phrase=phrase)
+                .columns(column("rowid", Integer))
+            )
+            return literal_column("customers.seq").in_(matches)
+        pattern = like_pattern(term)
+        return or_(
+            Customer.name.like(pattern, escape="\\"),
+            Customer.email.like(pattern, escape="\\"),
+            Customer.phone.like(pattern, escape="\\"),
+        )
+
+    def _filtered(self, search: str | None) -> Select[Any]:
+        query = self._scoped()
+        term = (search or "").strip()
+        if term:
+            query = query.where(self._search_clause(term))
+        return query
+
+    def count(self, search: str | None = None) -> Count:
+        """Exact for the whole tenant (a counter kept by triggers); capped for searches."""
+        term = (search or "").strip()
+        if not term:
+            n = self.session.execute(
+                select(CustomerCount.n).where(CustomerCount.tenant_id == self.tenant_id)
+            ).scalar()
+            return Count(int(n or 0))
+        capped = self._filtered(term).with_only_columns(Customer.id).limit(COUNT_CAP + 1)
+        n = int(
+            self.session.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
+        )
+        return Count(COUNT_CAP, exact=False) if n > COUNT_CAP else Count(n)
+
+    def list(
+        self,
+        *,
+        search: str | None = None,
+        sort: str = "name",
+        limit: int = 50,
+        offset: int = 0,
+        with_total: bool = True,
+    ) -> Page:
+        column_name, descending = parse_sort(sort)
+        limit = max(1, min(int(limit), MAX_PAGE_SIZE))
+        offset = max(0, int(offset))
+        column = SORTS[column_name]
+        order = (column.desc(), Customer.id.desc()) if descending else (column, Customer.id)
+        query = self._filtered(search).order_by(*order).limit(limit).offset(offset)
+        items = [self._out(row) for row in self.session.execute(query)]
+        total = self.count(search) if with_total else Count(offset + len(items), exact=False)
+        return Page(items=items, total=total, offset=offset, limit=limit)
+
+    def iter_all(self, *, search: str | None = None, batch: int = 5000) -> Iterable[CustomerOut]:
+        """Every customer (optionally matching ``search``) in name order, streamed."""
+        query = self._filtered(search).order_by(Customer.name, Customer.id)
+        result = self.session.execute(query, execution_options={"yield_per": batch})
+        for row in result:
+            yield self._out(row)
+
+    # -- writes ---------------------------------------------------------------------
+
+    def _require_write(self) -> Actor:
+        if self.actor is None:
+            raise Forbidden("Only a signed-in user can change customers.")
+        self.actor.require(Permission.WRITE)
+        return self.actor
+
+    def _email_taken(self, email_key: str, exclude_id: str | None = None) -> bool:
+        query = select(Customer.id).where(
+            Customer.tenant_id == self.tenant_id, Customer.email_key == email_key
+        )
+        if exclude_id is not None:
+            query = query.where(Customer.id != exclude_id)
+        return self.session.execute(query.limit(1)).first() is not None
+
+    @staticmethod
+    def _email_conflict(email: str) -> Conflict:
+        return Conflict(f"Another customer already uses the email {email}.", field="email")
+
+    def _audit(
+        self,
+        action: Action,
+        customer_id: str,
+        before: CustomerOut | None,
+        after: CustomerOut | None,
+    ) -> None:
+        actor = self._require_write()
+        audit.record(
+            self.session,
+            self.tenant_id,
+            actor=actor.username,
+            action=action,
+            customer_id=customer_id,
+            before=audit.snapshot(before) if before is not None else None,
+            after=audit.snapshot(after) if after is not None else None,
+        )
+
+    def create(self, data: Mapping[str, Any] | CustomerIn) -> CustomerOut:
+        self._require_write()
+        clean = validate_customer(data)
+        return self._insert(
+            clean, customer_id=new_id(), version=1, created_at=None, action=Action.CREATE
+        )
+
+    def _insert(
+        self,
+        clean: CustomerIn,
+        *,
+        customer_id: str,
+        version: int,
+        created_at: datetime | None,
+        action: Action,
+    ) -> CustomerOut:
+        if self._email_taken(clean.email_key):
+            raise self._email_conflict(clean.email)
+        now = utcnow()
+        values = {
+            "tenant_id": self.tenant_id,
+            "id": customer_id,
+            "name": clean.name,
+            "email": clean.email,
+            "email_key": clean.email_key,
+            "phone": clean.phone,
+            "address": clean.address,
+            "created_at": created_at or now,
+            "updated_at": now,
+            "version": version,
+        }
+        try:
+            with self.session.begin_nested():
+                row = self.session.execute(
+                    insert(Customer).values(**values).returning(*COLUMNS)
+                ).one()
+        except IntegrityError:
+            raise self._email_conflict(clean.email) from None
+        created = self._out(row)
+        self._audit(action, created.id, None, created)
+        return created
+
+    def update(
+        self,
+        customer_id: str,
+        data: Mapping[str, Any] | CustomerIn,
+        *,
+        expected_version: int | None = None,
+    ) -> CustomerOut:
+        """Replace the four fields.  With ``expected_version``, refuse a stale write."""
+        self._require_write()
+        clean = validate_customer(data)
+        before = self.get(customer_id)
+        if expected_version is not None and before.version != expected_version:
+            raise StaleVersion(before.fields() | {"version": before.version}, expected_version)
+        if before.fields() == clean.model_dump():
+            return before  # nothing changed: no new version, no audit event
+        if clean.email_key != before.email.strip().lower() and self._email_taken(
+            clean.email_key, exclude_id=customer_id
+        ):
+            raise self._email_conflict(clean.email)
+        statement = (
+            update(Customer)
+            .where(
+                Customer.tenant_id == self.tenant_id,
+                Customer.id == customer_id,
+                Customer.version == before.version,
+            )
+            .values(
+                name=clean.name,
+                email=clean.email,
+                email_key=clean.email_key,
+                phone=clean.phone,
+                address=clean.address,
+                updated_at=utcnow(),
+                version=before.version + 1,
+            )
+            .returning(*COLUMNS)
+        )
+        try:
+            with self.session.begin_nested():
+                row = self.session.execute(statement).first()
+        except IntegrityError:
+            raise self._email_conflict(clean.email) from None
+        if row is None:
+            current = self.get(customer_id)  # NotFound if it was deleted meanwhile
+            raise StaleVersion(current.fields() | {"version": current.version}, before.version)
+        after = self._out(row)
+        self._audit(Action.UPDATE, customer_id, before, after)
+        return after
+
+    def delete(self, customer_id: str, *, expected_version: int | None = None) -> CustomerOut:
+        """Delete; returns the customer as it was (the audit event keeps it for undo)."""
+        self._require_write()
+        before = self.get(customer_id)
+        if expected_version is not None and before.version != expected_version:
+            raise StaleVersion(before.fields() | {"version": before.version}, expected_version)
+        result = self.session.execute(
+            delete(Customer).where(
+                and_(
+                    Customer.tenant_id == self.tenant_id,
+                    Customer.id == customer_id,
+                    Customer.version == before.version,
+                )
+            )
+        )
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            current = self.get(customer_id)
+            raise StaleVersion(current.fields() | {"version": current.version}, before.version)
+        self._audit(Action.DELETE, customer_id, before, None)
+        return before
+
+    def delete_many(self, customer_ids: Iterable[str]) -> list[CustomerOut]:
+        return [self.delete(customer_id) for customer_id in customer_ids]
+
+    def restore(self, customer_id: str) -> CustomerOut:
+        """Bring back a deleted customer, with its id, as the last delete left it."""
+        self._require_write()
+        if self.find(customer_id) is not None:
+            raise Conflict("This customer exists; there is nothing to restore.")
+        event = audit.AuditLog(self.session, self.tenant_id).last_delete(customer_id)
+        if event is None or event.before is None:
+            raise NotFound("deleted customer")
+        before = event.before
+        clean = validate_customer(
+            {field: before.get(field) for field in ("name", "email", "phone", "address")}
+        )
+        created_at = before.get("created_at")
+        return self._insert(
+            clean,
+            customer_id=customer_id,
+            version=int(before.get("version") or 0) + 1,
+            created_at=datetime.fromisoformat(created_at) if created_at else None,
+            action=Action.RESTORE,
+        )
