@@ -232,18 +232,21 @@ class Database:
         return before, after
 
     def check(self) -> None:
-        """Connect once; raise ``Unavailable`` with a sentence if that fails."""
+        """Connect once and look at the schema; raise ``Unavailable`` with a sentence."""
         try:
             with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+                conn.execute(text("SELECT 1 FROM tenants WHERE 1 = 0"))
         except OperationalError as exc:
+            if self.dialect == "sqlite" and "no such table" in str(exc.orig):
+                raise self.not_initialised() from None
             raise self.unavailable(exc) from None
-        except DBAPIError as exc:
-            if self.app_role and "role" in str(exc.orig):
-                raise Unavailable(
-                    "The database is not initialised; run 'python manage.py init-db' first."
-                ) from None
-            raise self.unavailable(exc) from None
+        except DBAPIError:
+            # PostgreSQL: no such table, no application role, or no grant on it yet.
+            raise self.not_initialised() from None
+
+    @staticmethod
+    def not_initialised() -> Unavailable:
+        return Unavailable("The database is not initialised; run 'python manage.py init-db' first.")
 
     def dispose(self) -> None:
         self.engine.dispose()

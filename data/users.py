@@ -216,6 +216,13 @@ def _find_by_username(session: Session, username: str) -> tuple[UserInfo, str] |
     return UserInfo(**mapping), password_hash
 
 
+def find_user(database: Database, username: str) -> UserInfo | None:
+    """A user by username, in any tenant (operator paths)."""
+    with database.transaction(None) as session:
+        found = _find_by_username(session, normalise_username(username))
+    return found[0] if found is not None else None
+
+
 def authenticate(database: Database, username: str, password: str, client: str | None) -> UserInfo:
     """Check a username and password; raise ``Throttled`` or ``Unauthenticated``.
 

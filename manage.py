@@ -1,0 +1,345 @@
+#!/usr/bin/env python3
+"""Inventory Pro — Customers: the operator's command line.
+
+    python manage.py <command> --help
+
+Exit codes: 0 done; 1 the work was refused (invalid rows, conflicts, unknown tenant);
+2 usage, file, configuration or database-connection errors.  Errors are one sentence
+on stderr, never a traceback (details of an unexpected failure go to var/log/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import NoReturn
+
+PROJECT_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(PROJECT_DIR))
+
+EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
+DEMO_CREDENTIALS = PROJECT_DIR / "var" / "demo-credentials.txt"
+
+
+class UsageError(Exception):
+    """Bad arguments or an unusable file: exit 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one sentence and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        sentence = message[0].upper() + message[1:] if message else "Invalid arguments"
+        self.exit(
+            EXIT_USAGE,
+            f"{self.prog}: {sentence.rstrip('.')}. Run '{self.prog} --help' for usage.\n",
+        )
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+def settings():  # type: ignore[no-untyped-def]
+    from config import get_settings
+
+    return get_settings()
+
+
+def database(*, check: bool = True):  # type: ignore[no-untyped-def]
+    from data.db import get_database
+
+    db = get_database()
+    if check:
+        db.check()
+    return db
+
+
+def resolve_tenant(db, key: str):  # type: ignore[no-untyped-def]
+    from data.tenancy import get_tenant
+
+    with db.transaction(None) as session:
+        return get_tenant(session, key)
+
+
+def operator_actor():  # type: ignore[no-untyped-def]
+    from data.models import Role
+    from data.tenancy import Actor
+
+    user = os.environ.get("USER") or os.environ.get("USERNAME") or "operator"
+    return Actor(f"cli:{user}", Role.ADMIN)
+
+
+def out(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+
+
+def err(text: str) -> None:
+    sys.stderr.write(text + "\n")
+
+
+# -- commands -----------------------------------------------------------------------
+
+
+def cmd_init_db(args: argparse.Namespace) -> int:
+    db = database(check=False)
+    before, after = db.migrate()
+    if before == after:
+        out(f"The schema is up to date (revision {after}).")
+    elif before is None:
+        out(f"Created the schema (revision {after}).")
+    else:
+        out(f"Upgraded the schema from revision {before} to {after}.")
+    return EXIT_OK
+
+
+def cmd_create_tenant(args: argparse.Namespace) -> int:
+    from data.tenancy import create_tenant
+
+    db = database()
+    with db.transaction(None, write=True) as session:
+        tenant = create_tenant(session, args.name)
+    out(tenant.id)
+    return EXIT_OK
+
+
+def cmd_create_user(args: argparse.Namespace) -> int:
+    from data.tenancy import parse_role
+    from data.users import check_password_rules, create_user
+
+    role = parse_role(args.role)
+    password = None
+    if args.password_stdin:
+        line = sys.stdin.readline()
+        password = line.rstrip("\r\n")
+        if not password:
+            raise UsageError("No password came on standard input.")
+        check_password_rules(password)
+    db = database()
+    tenant = resolve_tenant(db, args.tenant)
+    with db.transaction(tenant.id, write=True) as session:
+        user, password_used = create_user(
+            session,
+            tenant.id,
+            args.username,
+            role,
+            password,
+            display_name=args.display_name,
+            email=args.email,
+        )
+    out(f"Created {user.role.value} {user.username!r} in tenant {tenant.name!r}.")
+    if not args.password_stdin:
+        out(f"Password: {password_used}")
+    return EXIT_OK
+
+
+def _write_demo_credentials(passwords: dict[str, str]) -> None:
+    DEMO_CREDENTIALS.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(DEMO_CREDENTIALS, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        for username, password in passwords.items():
+            handle.write(f"{username} {password}\n")
+
+
+def _read_demo_credentials() -> dict[str, str]:
+    try:
+        lines = DEMO_CREDENTIALS.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    return dict(line.split(" ", 1) for line in lines if " " in line)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from data.demo import DEMO_TENANT, load_demo
+
+    db = database(check=False)
+    db.migrate()
+    demo = load_demo(db)
+    if demo.created:
+        _write_demo_credentials(demo.passwords)
+        out(f"Loaded the demo tenant {DEMO_TENANT!r} with 300 customers.")
+    else:
+        out(f"The demo tenant {DEMO_TENANT!r} is already loaded.")
+    passwords = demo.passwords or _read_demo_credentials()
+    out(f"Dashboard: http://localhost:{args.port}")
+    if passwords:
+        out("Sign in as one of (username / password):")
+        for username, password in passwords.items():
+            out(f"  {username:<8} {password}")
+        out(f"(kept in {DEMO_CREDENTIALS.relative_to(PROJECT_DIR)}, readable only by you)")
+    else:
+        out(
+            "Sign in with the demo users' passwords; reset one with "
+            "'python manage.py reset-password admin'."
+        )
+    return EXIT_OK
+
+
+def cmd_reset_password(args: argparse.Namespace) -> int:
+    from data.errors import NotFound
+    from data.users import UserDirectory, find_user
+
+    db = database()
+    user = find_user(db, args.username)
+    if user is None:
+        raise NotFound("user", repr(args.username))
+    password = None
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise UsageError("No password came on standard input.")
+    with db.transaction(user.tenant_id, write=True) as session:
+        directory = UserDirectory(session, user.tenant_id, operator_actor())
+        new_password = directory.reset_password(user.id, password)
+    out(f"Reset the password of {user.username!r}.")
+    if not args.password_stdin:
+        out(f"Password: {new_password}")
+    if user.username in _read_demo_credentials():
+        creds = _read_demo_credentials()
+        creds[user.username] = new_password
+        _write_demo_credentials(creds)
+    return EXIT_OK
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    settings()  # refuses placeholder secrets before anything starts
+    database()
+    command = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(PROJECT_DIR / "dashboard.py"),
+        "--server.address",
+        args.host,
+        "--server.port",
+        str(args.port),
+        "--server.headless",
+        "true",
+    ]
+    shown = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host  # noqa: S104
+    out(f"Dashboard: http://{shown}:{args.port}")
+    sys.stdout.flush()
+    os.execv(sys.executable, command)  # noqa: S606 - replaces this process, fixed arguments
+    return EXIT_OK  # pragma: no cover
+
+
+COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {}
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="manage.py",
+        description="Inventory Pro — Customers: operator commands.",
+        epilog="Exit codes: 0 done, 1 refused (invalid input, conflict, not found), "
+        "2 usage, file, configuration or database errors.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="<command>", parser_class=Parser)
+    sub.required = True
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> Parser:
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(func=func)
+        return command  # type: ignore[return-value]
+
+    add("init-db", cmd_init_db, "Create the database schema, or upgrade it; safe to repeat.")
+
+    tenant = add("create-tenant", cmd_create_tenant, "Create a tenant and print its id.")
+    tenant.add_argument("name", help="the tenant's name (unique)")
+
+    user = add(
+        "create-user",
+        cmd_create_user,
+        "Create a user in a tenant; prints a generated password unless one comes on stdin.",
+    )
+    user.add_argument("username", help="3–150 characters: letters, digits, . _ - @")
+    user.add_argument("--tenant", required=True, help="tenant id or name")
+    user.add_argument("--role", required=True, help="admin, editor or viewer")
+    user.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user.add_argument("--display-name", help="name shown in the dashboard")
+    user.add_argument("--email", help="the user's email address")
+
+    reset = add(
+        "reset-password",
+        cmd_reset_password,
+        "Set a new password for a user (generated unless one comes on stdin).",
+    )
+    reset.add_argument("username")
+    reset.add_argument("--password-stdin", action="store_true")
+
+    demo = add(
+        "demo",
+        cmd_demo,
+        "Load the demo tenant 'Acme Demo' (admin, editor, viewer, 300 customers) once, "
+        "and print how to sign in.",
+    )
+    demo.add_argument("--port", type=int, default=8501, help="dashboard port to print")
+
+    dash = add("dashboard", cmd_dashboard, "Run the Streamlit dashboard.")
+    dash.add_argument("--host", default="127.0.0.1")
+    dash.add_argument("--port", type=int, default=8501)
+
+    for name, (func, help_text) in COMMANDS.items():
+        add(name, func, help_text)
+    return parser
+
+
+def _log_unexpected(exc: BaseException) -> str:
+    folder = PROJECT_DIR / "var" / "log"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "manage.log"
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(f"--- {datetime.now(UTC).isoformat()} {' '.join(sys.argv[1:2])}\n")
+            handle.write("".join(traceback.format_exception(exc)))
+    except OSError:
+        return ""
+    return f" (details in {path})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from config import ConfigError
+    from data.errors import DataError, ImportFailed, Invalid, Unavailable
+
+    try:
+        return int(args.func(args))
+    except UsageError as exc:
+        err(f"{parser.prog} {args.command}: {exc}")
+        return EXIT_USAGE
+    except (ConfigError, Unavailable, ImportFailed) as exc:
+        err(f"{parser.prog} {args.command}: {exc}")
+        return EXIT_USAGE
+    except Invalid as exc:
+        for field, message in exc.errors.items():
+            err(f"{parser.prog} {args.command}: {message}" if message else field)
+        return EXIT_REFUSED
+    except DataError as exc:
+        err(f"{parser.prog} {args.command}: {exc}")
+        return EXIT_REFUSED
+    except KeyboardInterrupt:
+        err(f"{parser.prog} {args.command}: interrupted; the unfinished step wrote nothing.")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except OSError as exc:
+        where = f" {exc.filename}" if exc.filename else ""
+        err(f"{parser.prog} {args.command}: cannot use{where}: {exc.strerror or exc}.")
+        return EXIT_USAGE
+    except Exception as exc:
+        hint = _log_unexpected(exc)
+        err(f"{parser.prog} {args.command}: unexpected error {type(exc).__name__}{hint}.")
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())
