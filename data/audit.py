@@ -72,7 +72,7 @@ class AuditLog:
         self.session = session
         self.tenant_id = tenant_id
 
-    def _scoped(self) -> Select[Any]:
+    def _scoped(self) -> Select[*tuple[Any, ...]]:
         return select(
             AuditEvent.id,
             AuditEvent.at,
@@ -89,7 +89,7 @@ class AuditLog:
         action: str | None,
         since: datetime | None,
         until: datetime | None,
-    ) -> Select[Any]:
+    ) -> Select[*tuple[Any, ...]]:
         query = self._scoped()
         if customer_id:
             query = query.where(AuditEvent.customer_id == customer_id)

@@ -8,6 +8,7 @@ On PostgreSQL row-level security holds the same line a second time.
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -120,7 +121,7 @@ class CustomerRepository:
 
     # -- reads ----------------------------------------------------------------------
 
-    def _scoped(self) -> Select[Any]:
+    def _scoped(self) -> Select[*tuple[Any, ...]]:
         return select(*COLUMNS).where(Customer.tenant_id == self.tenant_id)
 
     def _out(self, row: Any) -> CustomerOut:
@@ -163,7 +164,7 @@ class CustomerRepository:
             Customer.phone.like(pattern, escape="\\"),
         )
 
-    def _filtered(self, search: str | None) -> Select[Any]:
+    def _filtered(self, search: str | None) -> Select[*tuple[Any, ...]]:
         query = self._scoped()
         term = (search or "").strip()
         if term:
@@ -360,7 +361,7 @@ class CustomerRepository:
         self._audit(Action.DELETE, customer_id, before, None)
         return before
 
-    def delete_many(self, customer_ids: Iterable[str]) -> list[CustomerOut]:
+    def delete_many(self, customer_ids: Iterable[str]) -> builtins.list[CustomerOut]:
         return [self.delete(customer_id) for customer_id in customer_ids]
 
     def restore(self, customer_id: str) -> CustomerOut:

@@ -39,19 +39,19 @@ def clean_text(field: str, value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValueError(f"{label} must be text.")  # noqa: TRY004 (pydantic wants ValueError)
-    value = value.strip()
-    if not value:
+    text: str = value.strip()
+    if not text:
         return None
-    if "\x00" in value:
+    if "\x00" in text:
         raise ValueError(f"{label} contains a NUL character, which cannot be stored.")
     try:
-        value.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError(f"{label} contains invalid Unicode (a lone surrogate).") from None
     limit = LIMITS.get(field)
-    if limit is not None and len(value) > limit:
-        raise ValueError(f"{label} must be at most {limit} characters; this one has {len(value)}.")
-    return value
+    if limit is not None and len(text) > limit:
+        raise ValueError(f"{label} must be at most {limit} characters; this one has {len(text)}.")
+    return text
 
 
 def check_email(value: str) -> str:

@@ -9,6 +9,7 @@ cannot continue at full speed), and the refusal says when to try again.
 
 from __future__ import annotations
 
+import builtins
 import functools
 import re
 import secrets
@@ -322,7 +323,7 @@ class UserDirectory:
             email=email,
         )
 
-    def _admins_locked(self) -> list[str]:
+    def _admins_locked(self) -> builtins.list[str]:
         """Ids of the tenant's admins, locked until the end of the transaction."""
         return list(
             self.session.execute(
