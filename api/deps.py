@@ -1,0 +1,122 @@
+"""Dependencies: the database, the caller (from the bearer token), JSON bodies.
+
+The tenant of every request comes from the token and nothing else: no path, query,
+header or body field can name a tenant.  Routes open their transaction with
+``customers(database, principal, write=...)``, which binds the session and the
+repository to that tenant.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.exceptions import HTTPException
+
+from api.security import Principal, authenticate_token
+from data.customers import CustomerRepository
+from data.db import Database, get_database
+from data.errors import Invalid
+from data.schemas import CustomerIn, validate_customer
+from data.tenancy import Permission
+from data.users import Unauthenticated
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerToken",
+    bearerFormat="JWT",
+    description="A token from `POST /api/auth/token`, sent as `Authorization: Bearer <token>`.",
+)
+
+
+def database_of(request: Request) -> Database:
+    database: Database | None = request.app.state.database
+    return database if database is not None else get_database()
+
+
+DatabaseDep = Annotated[Database, Depends(database_of)]
+
+
+def current_principal(
+    request: Request,
+    database: DatabaseDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    if credentials is None:
+        if request.headers.get("authorization"):
+            raise Unauthenticated("Send the token as 'Authorization: Bearer <token>'.")
+        raise Unauthenticated(
+            "This endpoint needs an access token: get one from POST /api/auth/token and "
+            "send it as 'Authorization: Bearer <token>'."
+        )
+    return authenticate_token(database, credentials.credentials)
+
+
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+
+def allowed_to(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency that refuses (403) a caller whose role lacks ``permission``.
+
+    Checked before the body is read, so that a viewer learns first that they may not
+    write at all; the repository checks again on its own.
+    """
+
+    def check(principal: PrincipalDep) -> Principal:
+        principal.actor.require(permission)
+        return principal
+
+    return check
+
+
+WriterDep = Annotated[Principal, Depends(allowed_to(Permission.WRITE))]
+ImporterDep = Annotated[Principal, Depends(allowed_to(Permission.IMPORT))]
+ExporterDep = Annotated[Principal, Depends(allowed_to(Permission.EXPORT))]
+
+
+@contextmanager
+def customers(
+    database: Database, principal: Principal, *, write: bool = False
+) -> Iterator[CustomerRepository]:
+    """The caller's customers, in one transaction of the caller's tenant."""
+    with database.transaction(principal.tenant_id, write=write) as session:
+        yield CustomerRepository(session, principal.tenant_id, principal.actor)
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The request body as a JSON object, or a 415/422 with one sentence."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise HTTPException(415)
+    raw = await request.body()
+    if not raw.strip():
+        raise Invalid({"body": "The request body is empty; send a JSON object."})
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        reason = exc.msg[:1].lower() + exc.msg[1:]
+        raise Invalid(
+            {
+                "body": f"The request body is not valid JSON: {reason} at line {exc.lineno}, "
+                f"column {exc.colno}."
+            }
+        ) from None
+    except RecursionError:
+        raise Invalid({"body": "The request body is nested too deeply."}) from None
+    except ValueError:  # not UTF-8/16/32, or a number too long to convert
+        raise Invalid({"body": "The request body is not valid JSON text."}) from None
+    if not isinstance(data, dict):
+        raise Invalid({"body": "The request body must be a JSON object."})
+    return data
+
+
+async def customer_body(request: Request) -> CustomerIn:
+    """The body of POST/PUT, checked by the customer rules of ``data.schemas``."""
+    return validate_customer(await json_object(request))
+
+
+CustomerBody = Annotated[CustomerIn, Depends(customer_body)]

@@ -1,0 +1,53 @@
+"""The API's routes, one module per resource, and the error responses they document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from api.schemas import Problem
+
+ERROR_DESCRIPTIONS = {
+    400: "The request could not be understood (for example a malformed multipart body).",
+    401: "No token, or a token that is malformed, expired, signed with another key, or "
+    "whose user was removed or changed password. Carries `WWW-Authenticate: Bearer`.",
+    403: "Your role does not allow this (viewers read and export only).",
+    404: "No such customer in your tenant (a customer of another tenant looks the same).",
+    409: "Another customer of your tenant already uses this email, or another writer "
+    "changed the customer at the same moment.",
+    412: "`If-Match` names a version that is no longer current; `ETag` carries the current one.",
+    413: "The request body is larger than the limit.",
+    415: "The body must be sent as `application/json`.",
+    422: "The input is not valid; `errors` has one sentence per field or parameter.",
+    429: "Too many failed sign-ins; retry after `Retry-After` seconds.",
+    503: "The database is busy or unreachable; retry after `Retry-After` seconds.",
+}
+
+RETRY_AFTER = {"Retry-After": {"schema": {"type": "string"}, "description": "Seconds to wait."}}
+REQUEST_ID = {
+    "X-Request-ID": {
+        "schema": {"type": "string"},
+        "description": "The id of this request in the server's log.",
+    }
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` for these error codes, all with the ``Error`` body."""
+    documented: dict[int | str, dict[str, Any]] = {}
+    for code in (*codes, 500):
+        entry: dict[str, Any] = {
+            "model": Problem,
+            "description": ERROR_DESCRIPTIONS.get(code, "An unexpected error, logged."),
+        }
+        if code in (429, 503):
+            entry["headers"] = RETRY_AFTER
+        if code == 401:
+            entry["headers"] = {
+                "WWW-Authenticate": {"schema": {"type": "string"}, "description": "`Bearer`."}
+            }
+        documented[code] = entry
+    return documented
+
+
+def header(description: str, kind: str = "string") -> dict[str, Any]:
+    return {"schema": {"type": kind}, "description": description}

@@ -1,0 +1,249 @@
+"""``/api/customers``: list, read, create, replace, delete (SPEC §5).
+
+Each handler is a few calls into ``data.customers.CustomerRepository`` inside one
+transaction of the caller's tenant; errors are ``data.errors`` and become status codes
+in ``api.errors``.  Handlers are plain ``def``: the data layer is synchronous, so
+FastAPI runs them in its thread pool.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from api.deps import (
+    CustomerBody,
+    DatabaseDep,
+    PrincipalDep,
+    WriterDep,
+    customers,
+)
+from api.routes import errors, header
+from api.schemas import Customer, CustomerWrite
+from data.customers import MAX_PAGE_SIZE, SORTS, parse_sort
+from data.errors import Invalid, NotFound, StaleVersion
+from data.schemas import CustomerOut
+
+router = APIRouter(prefix="/api/customers", tags=["customers"])
+
+DEFAULT_LIMIT = 100
+MAX_OFFSET = 1_000_000_000
+MAX_SEARCH = 200
+MAX_ID = 64
+SORT_CHOICES = [
+    prefix + name
+    for name in (
+        {"created_at": "createdAt", "updated_at": "updatedAt"}.get(key, key) for key in SORTS
+    )
+    for prefix in ("", "-")
+]
+
+CUSTOMER_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/json": {"schema": CustomerWrite.model_json_schema()}},
+    }
+}
+ETAG = {"ETag": header('The customer\'s version, quoted (`"3"`); send it back in `If-Match`.')}
+IF_MATCH_DOC = (
+    'The ETag you read (`"3"`); the write happens only if the customer is still at that '
+    "version, else 412. `*` matches any version."
+)
+
+CustomerId = Annotated[str, "a customer id"]
+
+
+def _known_id(customer_id: str) -> str:
+    """Ids are UUIDs; anything that cannot be one is simply not found (404)."""
+    if len(customer_id) > MAX_ID or not customer_id.isprintable():
+        raise NotFound("customer")
+    return customer_id
+
+
+def _etag(customer: CustomerOut) -> str:
+    return f'"{customer.version}"'
+
+
+def _expected_version(if_match: str | None, current: CustomerOut) -> int | None:
+    """The version ``If-Match`` allows, or ``StaleVersion`` (412) when it names none.
+
+    Strong comparison (RFC 9110): weak tags never match.  A bare ``3`` is taken as
+    ``"3"``, because scripts often drop the quotes.
+    """
+    if if_match is None:
+        return None
+    tags = [tag.strip() for tag in if_match.split(",") if tag.strip()]
+    if "*" in tags:
+        return current.version
+    wanted = {tag.strip('"') for tag in tags if not tag.startswith("W/")}
+    if str(current.version) not in wanted:
+        raise StaleVersion(current.fields() | {"version": current.version})
+    return current.version
+
+
+@router.get(
+    "",
+    summary="List customers",
+    response_model=list[Customer],
+    responses={
+        200: {
+            "description": "One page of the tenant's customers.",
+            "headers": {
+                "X-Total-Count": header(
+                    "How many customers match in all (for a search, capped at 10,000; "
+                    "then `X-Total-Count-Exact: false`).",
+                    "integer",
+                ),
+                "X-Total-Count-Exact": header("`false` when X-Total-Count is a lower bound."),
+                "Link": header('`<...>; rel="next"` (and `rel="prev"`) page URLs.'),
+            },
+        },
+        **errors(401, 422, 503),
+    },
+)
+def list_customers(
+    request: Request,
+    response: Response,
+    principal: PrincipalDep,
+    database: DatabaseDep,
+    search: Annotated[
+        str | None,
+        Query(
+            max_length=MAX_SEARCH,
+            description="Case-insensitive substring of name, email or phone.",
+            examples=["nakamura"],
+        ),
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size, at most 1000.")
+    ] = DEFAULT_LIMIT,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many matches to skip.")] = 0,
+    sort: Annotated[
+        str,
+        Query(
+            description="Field to sort by; a leading `-` sorts descending.",
+            json_schema_extra={"enum": SORT_CHOICES},
+        ),
+    ] = "name",
+) -> list[Customer]:
+    if search is not None and "\x00" in search:
+        raise Invalid({"search": "The search contains a NUL character."})
+    try:
+        parse_sort(sort)
+    except ValueError as exc:
+        raise Invalid({"sort": str(exc)}) from None
+    with customers(database, principal) as repository:
+        page = repository.list(search=search, sort=sort, limit=limit, offset=offset)
+    response.headers["X-Total-Count"] = str(page.total.value)
+    if not page.total.exact:
+        response.headers["X-Total-Count-Exact"] = "false"
+    links = []
+    if page.has_next:
+        next_url = request.url.include_query_params(limit=limit, offset=offset + limit)
+        links.append(f'<{next_url}>; rel="next"')
+    if offset > 0:
+        prev_url = request.url.include_query_params(limit=limit, offset=max(0, offset - limit))
+        links.append(f'<{prev_url}>; rel="prev"')
+    if links:
+        response.headers["Link"] = ", ".join(links)
+    return [Customer.of(customer) for customer in page.items]
+
+
+@router.get(
+    "/{customer_id}",
+    summary="Read one customer",
+    response_model=Customer,
+    responses={200: {"description": "The customer.", "headers": ETAG}, **errors(401, 404, 503)},
+)
+def get_customer(
+    customer_id: CustomerId,
+    response: Response,
+    principal: PrincipalDep,
+    database: DatabaseDep,
+) -> Customer:
+    with customers(database, principal) as repository:
+        customer = repository.get(_known_id(customer_id))
+    response.headers["ETag"] = _etag(customer)
+    return Customer.of(customer)
+
+
+@router.post(
+    "",
+    summary="Create a customer",
+    status_code=201,
+    response_model=Customer,
+    openapi_extra=CUSTOMER_BODY,
+    responses={
+        201: {
+            "description": "Created.",
+            "headers": {**ETAG, "Location": header("The URL of the new customer.")},
+        },
+        **errors(401, 403, 409, 413, 415, 422, 503),
+    },
+)
+def create_customer(
+    request: Request,
+    response: Response,
+    principal: WriterDep,
+    clean: CustomerBody,
+    database: DatabaseDep,
+) -> Customer:
+    with customers(database, principal, write=True) as repository:
+        created = repository.create(clean)
+    response.headers["Location"] = str(request.url_for("get_customer", customer_id=created.id))
+    response.headers["ETag"] = _etag(created)
+    return Customer.of(created)
+
+
+@router.put(
+    "/{customer_id}",
+    summary="Replace a customer's name, email, phone and address",
+    response_model=Customer,
+    openapi_extra=CUSTOMER_BODY,
+    responses={
+        200: {"description": "The customer as saved.", "headers": ETAG},
+        **errors(401, 403, 404, 409, 412, 413, 415, 422, 503),
+    },
+)
+def replace_customer(
+    customer_id: CustomerId,
+    response: Response,
+    principal: WriterDep,
+    clean: CustomerBody,
+    database: DatabaseDep,
+    if_match: Annotated[str | None, Header(description=IF_MATCH_DOC)] = None,
+) -> Customer:
+    customer_id = _known_id(customer_id)
+    with customers(database, principal, write=True) as repository:
+        expected = None
+        if if_match is not None:
+            expected = _expected_version(if_match, repository.get(customer_id))
+        updated = repository.update(customer_id, clean, expected_version=expected)
+    response.headers["ETag"] = _etag(updated)
+    return Customer.of(updated)
+
+
+@router.delete(
+    "/{customer_id}",
+    summary="Delete a customer",
+    status_code=204,
+    response_class=Response,
+    responses={
+        204: {"description": "Deleted (it can be restored from the audit history)."},
+        **errors(401, 403, 404, 409, 412, 503),
+    },
+)
+def delete_customer(
+    customer_id: CustomerId,
+    principal: WriterDep,
+    database: DatabaseDep,
+    if_match: Annotated[str | None, Header(description=IF_MATCH_DOC)] = None,
+) -> Response:
+    customer_id = _known_id(customer_id)
+    with customers(database, principal, write=True) as repository:
+        expected = None
+        if if_match is not None:
+            expected = _expected_version(if_match, repository.get(customer_id))
+        repository.delete(customer_id, expected_version=expected)
+    return Response(status_code=204)
