@@ -5,13 +5,17 @@ Signed out, the only page that exists is Sign in; every page also checks the ses
 its first line (``ui.auth.require``), so a page opened by URL shows nothing without it.
 """
 
+from pathlib import Path
+
 import streamlit as st
 
 st.set_page_config(page_title="Inventory Pro — Customers", page_icon="📦", layout="wide")
 
-from data.errors import DataError  # noqa: E402  (set_page_config must come first)
+from data.errors import DataError  # noqa: E402  (set_page_config comes first)
 from data.models import Role  # noqa: E402
 from ui import auth  # noqa: E402
+
+HERE = Path(__file__).parent
 
 try:
     user = auth.resolve_user()
@@ -22,13 +26,27 @@ auth.remember_for_run(user)
 auth.sync_cookie()
 
 if user is None:
-    pages = [st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:")]
-else:
-    pages = [
-        st.Page("pages/customers.py", title="Customers", icon=":material/group:", default=True),
+    pages: dict[str, list[st.Page]] | list[st.Page] = [
+        st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in")
     ]
+else:
+    work = [
+        st.Page("pages/customers.py", title="Customers", icon=":material/group:", default=True),
+        st.Page("pages/overview.py", title="Overview", icon=":material/insights:"),
+    ]
+    if auth.can(user, Role.EDITOR) and (HERE / "pages" / "import_csv.py").exists():
+        work.append(
+            st.Page("pages/import_csv.py", title="Import CSV", icon=":material/upload_file:")
+        )
+    work.append(st.Page("pages/history.py", title="History", icon=":material/history:"))
+    account = [st.Page("pages/account.py", title="Account", icon=":material/person:")]
+    if auth.can(user, Role.ADMIN):
+        account.insert(
+            0, st.Page("pages/users.py", title="Users", icon=":material/manage_accounts:")
+        )
+    pages = {"Customers": work, "Settings": account}
     with st.sidebar:
-        st.caption(f"Signed in as **{user.display_name}** ({user.role.value})")
+        st.caption(f"Signed in as **{user.display_name}** · {user.role.value}")
         if st.button("Sign out", icon=":material/logout:", width="stretch"):
             auth.sign_out()
             st.rerun()
@@ -38,5 +56,3 @@ if notice:
     st.info(notice)
 
 st.navigation(pages).run()
-
-_ = Role  # roles are used by pages through ui.auth.require

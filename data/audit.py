@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select
+from sqlalchemy import Select, String, cast, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from data.models import Action, AuditEvent, new_id, utcnow
 from data.schemas import CustomerOut
+from data.text import like_pattern
 
 
 def snapshot(customer: CustomerOut) -> dict[str, Any]:
@@ -89,10 +90,25 @@ class AuditLog:
         action: str | None,
         since: datetime | None,
         until: datetime | None,
+        text: str | None = None,
+        actions: Sequence[str] | None = None,
     ) -> Select[*tuple[Any, ...]]:
         query = self._scoped()
+        if actions:
+            query = query.where(AuditEvent.action.in_(list(actions)))
         if customer_id:
             query = query.where(AuditEvent.customer_id == customer_id)
+        term = (text or "").strip()
+        if term:
+            # A customer's id, or any text of the record before or after the change.
+            pattern = like_pattern(term)
+            query = query.where(
+                or_(
+                    AuditEvent.customer_id == term,
+                    cast(AuditEvent.before, String).ilike(pattern, escape="\\"),
+                    cast(AuditEvent.after, String).ilike(pattern, escape="\\"),
+                )
+            )
         if action:
             query = query.where(AuditEvent.action == action)
         if since is not None:
@@ -108,11 +124,13 @@ class AuditLog:
         action: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        text: str | None = None,
+        actions: Sequence[str] | None = None,
         limit: int = 100,
         offset: int = 0,
     ) -> list[Event]:
         query = (
-            self._filtered(customer_id, action, since, until)
+            self._filtered(customer_id, action, since, until, text, actions)
             .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
             .limit(limit)
             .offset(offset)
@@ -126,8 +144,10 @@ class AuditLog:
         action: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
+        text: str | None = None,
+        actions: Sequence[str] | None = None,
     ) -> int:
-        query = self._filtered(customer_id, action, since, until).subquery()
+        query = self._filtered(customer_id, action, since, until, text, actions).subquery()
         return int(self.session.execute(select(func.count()).select_from(query)).scalar_one())
 
     def get(self, event_id: str) -> Event | None:

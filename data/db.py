@@ -17,6 +17,7 @@ The session belongs to one tenant for its whole life:
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import sqlite3
@@ -93,6 +94,7 @@ class Database:
                 pool_size=pool_size,
                 max_overflow=2 * pool_size,
                 pool_timeout=10,
+                json_serializer=_json_dumps,
             )
             if self.app_role:
                 self._install_set_role(self.engine, self.app_role)
@@ -117,6 +119,7 @@ class Database:
         engine = create_engine(
             self.url,
             connect_args={"check_same_thread": False, "timeout": self.busy_timeout_ms / 1000},
+            json_serializer=_json_dumps,
         )
         busy = int(self.busy_timeout_ms)
 
@@ -250,6 +253,11 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _json_dumps(value: Any) -> str:
+    # Keep non-ASCII text readable in the stored JSON (and findable by the History search).
+    return json.dumps(value, ensure_ascii=False)
 
 
 def is_locked(exc: BaseException) -> bool:
