@@ -229,6 +229,32 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
     return EXIT_OK  # pragma: no cover
 
 
+def cmd_api(args: argparse.Namespace) -> int:
+    """Serve the REST API with uvicorn (``api.main:create_app``)."""
+    settings()  # refuses a placeholder or short JWT_SECRET before anything starts
+    database()
+    import uvicorn
+
+    from api.main import logging_config
+
+    if args.workers < 1:
+        raise UsageError("--workers must be at least 1.")
+    shown = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host  # noqa: S104
+    out(f"API: http://{shown}:{args.port}/api/customers (documentation at /docs)")
+    sys.stdout.flush()
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,  # api.middleware logs each request with its request id
+        log_config=logging_config(),
+        server_header=False,
+    )
+    return EXIT_OK
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {}
 
 
@@ -285,6 +311,11 @@ def build_parser() -> Parser:
     dash = add("dashboard", cmd_dashboard, "Run the Streamlit dashboard.")
     dash.add_argument("--host", default="127.0.0.1")
     dash.add_argument("--port", type=int, default=8501)
+
+    api = add("api", cmd_api, "Run the REST API (FastAPI on uvicorn); documentation at /docs.")
+    api.add_argument("--host", default="127.0.0.1")
+    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
 
     for name, (func, help_text) in COMMANDS.items():
         add(name, func, help_text)
