@@ -25,10 +25,9 @@ except DataError as exc:
 auth.remember_for_run(user)
 auth.sync_cookie()
 
+sign_in = st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in")
 if user is None:
-    pages: dict[str, list[st.Page]] | list[st.Page] = [
-        st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in")
-    ]
+    pages: dict[str, list[st.Page]] | list[st.Page] = [sign_in]
 else:
     work = [
         st.Page("pages/customers.py", title="Customers", icon=":material/group:", default=True),
@@ -47,12 +46,15 @@ else:
     pages = {"Customers": work, "Settings": account}
     with st.sidebar:
         st.caption(f"Signed in as **{user.display_name}** · {user.role.value}")
-        if st.button("Sign out", icon=":material/logout:", width="stretch"):
-            auth.sign_out()
-            st.rerun()
+        st.button(
+            "Sign out", icon=":material/logout:", width="stretch", on_click=auth.request_sign_out
+        )
 
 notice = st.session_state.pop(auth.NOTICE, None)
 if notice:
     st.info(notice)
 
-st.navigation(pages).run()
+page = st.navigation(pages)
+if user is None and st.session_state.pop(auth.JUST_SIGNED_OUT, False) and page != sign_in:
+    st.switch_page(sign_in)  # straight to Sign in, not "page not found"
+page.run()

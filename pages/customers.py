@@ -20,7 +20,7 @@ if editor and add.button(
     customer_form.open_form()
 
 feedback.show_pending()
-customer_actions.render(user)
+customer_actions.render_undo(user)
 
 query = table_controls(user)
 state = PageState(user, query)
@@ -118,3 +118,4 @@ if editor:
     state.render_problems()
 
 customer_form.render(user)
+customer_actions.render_confirm(user)

@@ -33,6 +33,8 @@ SIGNED_OUT = "auth_signed_out"
 PENDING_COOKIE = "auth_cookie_to_set"
 DROP_COOKIE = "auth_cookie_to_drop"
 NOTICE = "auth_notice"
+JUST_SIGNED_OUT = "auth_just_signed_out"
+SIGN_OUT_REQUESTED = "auth_sign_out_requested"
 RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
 
 
@@ -122,13 +124,19 @@ def start_session(user: UserInfo) -> None:
     st.session_state.pop(DROP_COOKIE, None)
 
 
+def request_sign_out() -> None:
+    """Button callback: the entry script signs out at the start of the next run."""
+    st.session_state[SIGN_OUT_REQUESTED] = True
+
+
 def sign_out(notice: str | None = None) -> None:
     """Forget the user, remove the cookie, and ignore the cookie this session came with."""
     for key in list(st.session_state.keys()):
-        if key not in (SIGNED_OUT, DROP_COOKIE, NOTICE):
+        if key not in (SIGNED_OUT, DROP_COOKIE, NOTICE, JUST_SIGNED_OUT):
             del st.session_state[key]
     st.session_state[SIGNED_OUT] = True
     st.session_state[DROP_COOKIE] = True
+    st.session_state[JUST_SIGNED_OUT] = True
     if notice:
         st.session_state[NOTICE] = notice
     st.cache_data.clear()
@@ -155,6 +163,9 @@ def sync_cookie() -> None:
 
 def resolve_user() -> UserInfo | None:
     """The signed-in user for this run, from the session or else from the cookie."""
+    if st.session_state.pop(SIGN_OUT_REQUESTED, False):
+        sign_out()
+        return None
     signed: SignedIn | None = st.session_state.get(SESSION)
     try:
         if signed is not None:

@@ -18,11 +18,15 @@ def ask_delete(ids: list[str]) -> None:
     st.session_state[CONFIRM] = list(ids)
 
 
-def render(user: UserInfo) -> None:
-    """The confirmation dialog (when asked for) and the Undo bar (after a delete)."""
+def render_confirm(user: UserInfo) -> None:
+    """The confirmation dialog, when asked for (call after the buttons that ask)."""
     ids: list[str] | None = st.session_state.get(CONFIRM)
     if ids:
         _confirm_dialog(user, ids)
+
+
+def render_undo(user: UserInfo) -> None:
+    """The Undo bar after a delete."""
     undo: dict[str, object] | None = st.session_state.get(UNDO)
     if undo:
         left, right, close = st.columns([6, 1, 1], vertical_alignment="center")

@@ -92,7 +92,7 @@ def build_frame(rows: Sequence[SnapshotRow], drafts: Mapping[str, Draft]) -> pd.
         if draft.id is None or draft.id not in seen:
             records.append(_record(draft.values, draft.id, draft.version, draft))
     frame = pd.DataFrame.from_records(records, columns=FRAME_COLUMNS)
-    frame[SELECT] = frame[SELECT].astype(bool)
+    frame[SELECT] = frame[SELECT].astype("boolean")  # nullable: rows added in the grid
     for column in [*COLUMN.values(), PROBLEM, ID, DRAFT]:
         frame[column] = frame[column].astype(object)
     frame[VERSION] = frame[VERSION].astype("Int64")

@@ -28,8 +28,18 @@ def open_dashboard(user=None, page: str | None = None) -> AppTest:  # type: igno
 def texts(app: AppTest) -> str:
     """Everything the page says, as one string (for 'is this shown' checks)."""
     parts: list[str] = []
-    for kind in ("title", "header", "subheader", "markdown", "caption", "info", "error",
-                 "warning", "success", "text"):
+    for kind in (
+        "title",
+        "header",
+        "subheader",
+        "markdown",
+        "caption",
+        "info",
+        "error",
+        "warning",
+        "success",
+        "text",
+    ):
         parts += [str(element.value) for element in getattr(app, kind)]
     for frame in app.dataframe:
         parts.append(frame.value.to_csv())
