@@ -43,3 +43,23 @@ with st.form("change_password", clear_on_submit=True):
                 st.success(
                     "Your password was changed. Other browsers and API tokens must sign in again."
                 )
+
+st.subheader("API token")
+st.write(
+    "Scripts and integrations call the REST API with a bearer token. A token acts as you, "
+    "in your tenant and with your role, until it expires or you change your password."
+)
+if st.button("Create an API token", icon=":material/key:"):
+    from api.security import issue_token
+
+    token, lifetime = issue_token(user)
+    st.session_state["account_token"] = (token, lifetime)
+issued = st.session_state.pop("account_token", None)
+if issued:
+    token, lifetime = issued
+    minutes = lifetime // 60
+    st.code(token, language=None, wrap_lines=True)
+    st.caption(
+        f"Shown once. Valid for {minutes} minutes. Use it as "
+        "`Authorization: Bearer <token>`; the copy icon is at the top right of the box."
+    )

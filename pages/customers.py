@@ -8,6 +8,7 @@ from ui import auth, customer_actions, customer_form, feedback
 from ui import grid as g
 from ui.customer_table import PageState, load_page, paging_controls, table_controls
 from ui.db import database
+from ui.export import export_control
 
 user = auth.require(Role.VIEWER)
 editor = auth.can(user, Role.EDITOR)
@@ -79,7 +80,7 @@ paging_controls(query, page, state)
 if editor:
     changes = g.collect_changes(rows, edited)
     picked = g.selected_ids(edited)
-    buttons = toolbar.columns([1, 1, 1.6, 1, 2.4], vertical_alignment="center")
+    buttons = toolbar.columns([1, 1, 1.6, 1, 1.4, 1.2], vertical_alignment="center")
     if buttons[0].button(
         "Edit",
         icon=":material/edit:",
@@ -116,6 +117,9 @@ if editor:
                 )
             st.rerun()
     state.render_problems()
+    export_control(user, query.search, buttons[5])
+else:
+    export_control(user, query.search, toolbar.columns([5, 1.2])[1])
 
 customer_form.render(user)
 customer_actions.render_confirm(user)

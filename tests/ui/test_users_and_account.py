@@ -166,3 +166,18 @@ def test_a_sign_out_request_ends_the_session_and_drops_the_cookie(database, tena
     assert app.session_state[SIGNED_OUT] is True
     # The cookie component is asked to delete the cookie until the browser confirms.
     assert app.session_state[DROP_COOKIE] is True
+
+
+def test_account_creates_an_api_token_for_the_signed_in_user(dashboard, database, tenant):
+    from api.security import authenticate_token
+
+    app = dashboard(tenant.viewer, page="account")
+    button(app, "Create an API token").click().run()
+    token = app.code[0].value
+    principal = authenticate_token(database, token)
+    assert principal.user.id == tenant.viewer.id
+    assert principal.tenant_id == tenant.id
+    assert principal.role.value == "viewer"
+    app.run()
+    assert not app.code  # shown once
+
