@@ -1,0 +1,162 @@
+"""Validation of large imports in worker processes, overlapping with the database work.
+
+email-validator costs tens of microseconds per address, so a million rows are most of a
+minute of one CPU; two workers validate while the importing process stages and writes.
+
+The workers are plain ``python -m data.csv_workers`` subprocesses that read pickled
+batches on stdin and answer on stdout, in order.  Deliberately not ``multiprocessing``:
+its ``spawn`` start method re-imports the parent's ``__main__`` in every worker, and
+inside Streamlit ``__main__`` is the page script being run (and in other hosts it may
+be anything), which a worker must never execute.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pickle
+import queue
+import struct
+import subprocess
+import sys
+import threading
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from data.errors import ImportFailed
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+HEADER = struct.Struct("!Q")
+In = TypeVar("In")
+Out = TypeVar("Out")
+
+
+def _send(stream: IO[bytes], value: object) -> None:
+    payload = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(HEADER.pack(len(payload)))
+    stream.write(payload)
+    stream.flush()
+
+
+def _receive(stream: IO[bytes]) -> Any:
+    head = stream.read(HEADER.size)
+    if len(head) < HEADER.size:
+        raise EOFError
+    (size,) = HEADER.unpack(head)
+    payload = stream.read(size)
+    if len(payload) < size:
+        raise EOFError
+    return pickle.loads(payload)  # noqa: S301 - frames come from our own child process
+
+
+class _Worker:
+    def __init__(self, function: str, context: object) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            [str(PROJECT_DIR), *filter(None, [env.get("PYTHONPATH")])]
+        )
+        self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+            [sys.executable, "-m", "data.csv_workers", function],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+            cwd=str(PROJECT_DIR),
+        )
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.stdin = self.process.stdin
+        self.results: queue.Queue[tuple[bool, Any]] = queue.Queue()
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+        _send(self.stdin, context)
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        while True:
+            try:
+                self.results.put(_receive(self.process.stdout))
+            except (EOFError, OSError, pickle.UnpicklingError):
+                self.results.put((False, None))
+                return
+
+    def submit(self, item: object) -> None:
+        try:
+            _send(self.stdin, item)
+        except (BrokenPipeError, OSError):
+            raise ImportFailed("A validation worker stopped unexpectedly; please retry.") from None
+
+    def result(self) -> Any:
+        ok, value = self.results.get()
+        if not ok:
+            if isinstance(value, BaseException):
+                raise value
+            raise ImportFailed("A validation worker stopped unexpectedly; please retry.")
+        return value
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.stdin.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def parallel_map(
+    function: str, context: object, items: Iterable[In], workers: int, window: int = 2
+) -> Iterator[tuple[In, Out]]:
+    """``(item, function(context, item))`` in input order, computed by ``workers`` processes.
+
+    ``function`` is ``"module:name"``; at most ``window`` items per worker are in flight,
+    so memory stays bounded however long ``items`` is.
+    """
+    pool = [_Worker(function, context) for _ in range(workers)]
+    pending: deque[tuple[_Worker, In]] = deque()
+    try:
+        for turn, item in enumerate(items):
+            worker = pool[turn % workers]
+            worker.submit(item)
+            pending.append((worker, item))
+            if len(pending) >= window * workers:
+                oldest, sent = pending.popleft()
+                yield sent, oldest.result()
+        while pending:
+            oldest, sent = pending.popleft()
+            yield sent, oldest.result()
+    finally:
+        for worker in pool:
+            worker.close()
+
+
+def _serve(function: str) -> int:
+    """The worker's loop: a context, then items until stdin closes."""
+    import importlib
+
+    module_name, _, name = function.partition(":")
+    target: Callable[[object, object], object] = getattr(importlib.import_module(module_name), name)
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing but frames may go to the parent
+    try:
+        context = _receive(stdin)
+    except EOFError:
+        return 0
+    while True:
+        try:
+            item = _receive(stdin)
+        except EOFError:
+            return 0
+        try:
+            answer: tuple[bool, object] = (True, target(context, item))
+        except Exception as exc:  # handed to the parent, which raises it
+            answer = (False, exc)
+        try:
+            _send(stdout, answer)
+        except (BrokenPipeError, OSError):
+            return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_serve(sys.argv[1]))
