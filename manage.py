@@ -255,6 +255,122 @@ def cmd_api(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- CSV import and export (SPEC §6) ------------------------------------------------
+
+
+class _ProgressBar:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.enabled = sys.stderr.isatty()
+        self.shown = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        percent = int(100 * done / max(total, 1))
+        if percent != self.shown:
+            self.shown = percent
+            bar = "#" * (percent // 4)
+            sys.stderr.write(f"\r{self.label} [{bar:<25}] {percent:3d}%")
+            sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.shown >= 0:
+            sys.stderr.write("\r" + " " * (len(self.label) + 35) + "\r")
+            sys.stderr.flush()
+
+
+def cmd_import_csv(args: argparse.Namespace) -> int:
+    import tempfile
+
+    from data.csv_import import import_csv
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(f"{path} is not a file.")
+    db = database()
+    tenant = resolve_tenant(db, args.tenant)
+    errors_path = Path(args.errors) if args.errors else None
+    report = None
+    if errors_path is not None:
+        report = tempfile.NamedTemporaryFile(  # noqa: SIM115 - renamed or removed below
+            dir=errors_path.resolve().parent, prefix=".errors-", suffix=".csv", delete=False
+        )
+    bar = _ProgressBar(f"Importing {path.name}")
+    try:
+        with path.open("rb") as source:
+            summary = import_csv(
+                db,
+                tenant.id,
+                operator_actor(),
+                source,
+                filename=path.name,
+                mode=args.mode,
+                partial=args.partial,
+                dry_run=args.dry_run,
+                errors_out=report,
+                progress=bar,
+            )
+    finally:
+        bar.close()
+        if report is not None:
+            report.close()
+    if report is not None and errors_path is not None:
+        if summary.invalid:
+            os.replace(report.name, errors_path)
+        else:
+            os.unlink(report.name)
+    out(summary.line())
+    details = [f"{summary.rows:,} rows read ({summary.encoding}, {summary.delimiter})"]
+    if summary.unchanged:
+        details.append(f"{summary.unchanged:,} unchanged")
+    if summary.unknown_columns:
+        details.append("ignored columns: " + ", ".join(summary.unknown_columns))
+    err("; ".join(details) + ".")
+    for error in summary.errors[:20]:
+        err(str(error))
+    if summary.invalid > 20 or (summary.invalid and errors_path is None):
+        where = f"see {errors_path}" if errors_path else "write them all with --errors FILE"
+        err(f"{summary.invalid:,} invalid rows in all; {where}.")
+    if summary.invalid and errors_path is not None:
+        err(f"The invalid rows, with an error column, are in {errors_path}.")
+    if summary.dry_run:
+        err("Dry run: nothing was written.")
+        return EXIT_REFUSED if summary.refused else EXIT_OK
+    if not summary.written:
+        err(summary.sentence())
+        return EXIT_REFUSED
+    return EXIT_OK
+
+
+def cmd_export_csv(args: argparse.Namespace) -> int:
+    from data.csv_export import export_csv
+
+    db = database()
+    tenant = resolve_tenant(db, args.tenant)
+    if args.out is None or args.out == "-":
+        count = export_csv(
+            db, tenant.id, operator_actor(), sys.stdout.buffer, search=args.search, bom=args.bom
+        )
+        sys.stdout.flush()
+        err(f"Exported {count:,} customers.")
+        return EXIT_OK
+    target = Path(args.out)
+    partial = target.with_name(f".{target.name}.part")
+    try:
+        with partial.open("wb") as handle:
+            count = export_csv(
+                db, tenant.id, operator_actor(), handle, search=args.search, bom=args.bom
+            )
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+    err(f"Exported {count:,} customers to {target}.")
+    return EXIT_OK
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {}
 
 
@@ -316,6 +432,43 @@ def build_parser() -> Parser:
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=int, default=8000)
     api.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+
+    imp = add(
+        "import-csv",
+        cmd_import_csv,
+        "Import customers from a CSV file (UTF-8/UTF-16/Windows-1252; comma, semicolon "
+        "or tab); prints created=N updated=N skipped=N invalid=N.",
+    )
+    imp.add_argument("file", help="the CSV file; the first line names the columns")
+    imp.add_argument("--tenant", required=True, help="tenant id or name")
+    imp.add_argument(
+        "--mode",
+        choices=["create", "upsert", "skip"],
+        default="create",
+        help="create: existing emails are errors (default); upsert: update by email; "
+        "skip: leave existing emails alone",
+    )
+    imp.add_argument(
+        "--partial",
+        action="store_true",
+        help="import the valid rows even if some are invalid (default: all or nothing)",
+    )
+    imp.add_argument("--dry-run", action="store_true", help="check and count only; write nothing")
+    imp.add_argument(
+        "--errors",
+        metavar="OUT",
+        help="write the invalid rows, with an error column, to this CSV file",
+    )
+    imp.epilog = (
+        "Exit 0 when imported (or a clean dry run), 1 when refused because of invalid rows, "
+        "2 when the file cannot be read."
+    )
+
+    exp = add("export-csv", cmd_export_csv, "Export a tenant's customers as CSV (UTF-8).")
+    exp.add_argument("--tenant", required=True, help="tenant id or name")
+    exp.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    exp.add_argument("--search", metavar="Q", help="only customers matching this search")
+    exp.add_argument("--bom", action="store_true", help="start with a BOM (for Excel)")
 
     for name, (func, help_text) in COMMANDS.items():
         add(name, func, help_text)
