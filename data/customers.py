@@ -9,6 +9,7 @@ On PostgreSQL row-level security holds the same line a second time.
 from __future__ import annotations
 
 import builtins
+import itertools
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -108,6 +109,16 @@ def like_pattern(term: str) -> str:
     return "%" + _LIKE_SPECIAL.sub(r"\\\1", term) + "%"
 
 
+def case_variants(term: str) -> builtins.list[str]:
+    """Spellings of a short ``term`` that differ in the case of its non-ASCII letters.
+
+    SQLite's ``LIKE`` folds ASCII letters only; ``"ö"`` must still find ``"Özil"``.
+    Used for terms too short for the trigram index (one or two characters).
+    """
+    options = [sorted({c, c.lower(), c.upper()}) if not c.isascii() else [c] for c in term]
+    return ["".join(combination) for combination in itertools.product(*options)]
+
+
 class CustomerRepository:
     def __init__(self, session: Session, tenant_id: str, actor: Actor | None = None) -> None:
         bound = session.info.get("tenant_id")
@@ -144,10 +155,21 @@ class CustomerRepository:
 
     def _search_clause(self, term: str) -> ColumnElement[bool]:
         if self.dialect == "postgresql":
+            pattern = like_pattern(term)
+            # The expression of the trigram index, so that the index is used; the
+            # per-column recheck keeps a term from matching across two fields
+            # ("lee zed" must not find name "Ann Lee" with email "zed@...").
             haystack = (
                 Customer.name + " " + Customer.email + " " + func.coalesce(Customer.phone, "")
             )
-            return haystack.ilike(like_pattern(term), escape="\\")
+            return and_(
+                haystack.ilike(pattern, escape="\\"),
+                or_(
+                    Customer.name.ilike(pattern, escape="\\"),
+                    Customer.email.ilike(pattern, escape="\\"),
+                    Customer.phone.ilike(pattern, escape="\\"),
+                ),
+            )
         if len(term) >= 3:
             # FTS5 trigram index: a quoted phrase is a case-insensitive substring match.
             phrase = '"' + term.replace('"', '""') + '"'
@@ -157,12 +179,15 @@ class CustomerRepository:
                 .columns(column("rowid", Integer))
             )
             return literal_column("customers.seq").in_(matches)
-        pattern = like_pattern(term)
-        return or_(
-            Customer.name.like(pattern, escape="\\"),
-            Customer.email.like(pattern, escape="\\"),
-            Customer.phone.like(pattern, escape="\\"),
-        )
+        clauses = []
+        for variant in case_variants(term):
+            pattern = like_pattern(variant)
+            clauses += [
+                Customer.name.like(pattern, escape="\\"),
+                Customer.email.like(pattern, escape="\\"),
+                Customer.phone.like(pattern, escape="\\"),
+            ]
+        return or_(*clauses)
 
     def _filtered(self, search: str | None) -> Select[*tuple[Any, ...]]:
         query = self._scoped()
