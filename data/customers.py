@@ -61,6 +61,10 @@ SORTS: dict[str, Any] = {
     "updated_at": Customer.updated_at,
 }
 
+# Columns that may be empty (NULL): empty values sort last ascending, first descending,
+# on every database (PostgreSQL's default; SQLite's is the opposite).
+NULLABLE_SORTS = frozenset({"phone", "address"})
+
 MAX_PAGE_SIZE = 1000
 # Searches count their matches up to this many; beyond it the total is "more than".
 COUNT_CAP = 10_000
@@ -223,7 +227,10 @@ class CustomerRepository:
         limit = max(1, min(int(limit), MAX_PAGE_SIZE))
         offset = max(0, int(offset))
         column = SORTS[column_name]
-        order = (column.desc(), Customer.id.desc()) if descending else (column, Customer.id)
+        primary = column.desc() if descending else column.asc()
+        if column_name in NULLABLE_SORTS and self.dialect == "sqlite":
+            primary = primary.nulls_first() if descending else primary.nulls_last()
+        order = (primary, Customer.id.desc() if descending else Customer.id.asc())
         query = self._filtered(search).order_by(*order).limit(limit).offset(offset)
         items = [self._out(row) for row in self.session.execute(query)]
         total = self.count(search) if with_total else Count(offset + len(items), exact=False)
