@@ -90,7 +90,10 @@ class Page:
 
     @property
     def has_next(self) -> bool:
-        return self.offset + len(self.items) < self.total.value or not self.total.exact
+        if self.total.exact:
+            return self.offset + len(self.items) < self.total.value
+        # A lower bound ("more than 10,000") cannot tell; a page that is not full can.
+        return len(self.items) == self.limit
 
 
 def parse_sort(sort: str | None) -> tuple[str, bool]:
