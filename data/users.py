@@ -3,7 +3,8 @@
 Throttling lives in the ``auth_throttle`` table, so it holds across the dashboard's and
 the API's processes: after ``MAX_FAILURES`` failed attempts for one username or from one
 client, that key is locked for a window that doubles with every further failure, up to
-``MAX_LOCK``.  While locked, even the right password is refused (so that guessing
+``MAX_LOCK``.  Failures are forgotten after ``FAILURE_MEMORY`` without any, counted from
+the end of the last lock.  While locked, even the right password is refused (so that guessing
 cannot continue at full speed), and the refusal says when to try again.
 """
 
@@ -183,12 +184,16 @@ def _record_failure(session: Session, keys: list[str]) -> int:
             .on_conflict_do_nothing(index_elements=["key"])
         )
         row = session.execute(
-            select(AuthThrottle.failures, AuthThrottle.last_failure_at)
+            select(AuthThrottle.failures, AuthThrottle.last_failure_at, AuthThrottle.locked_until)
             .where(AuthThrottle.key == key)
             .with_for_update()
         ).one()
         failures = row.failures
-        if row.last_failure_at is not None and now - row.last_failure_at > FAILURE_MEMORY:
+        # Forget the failures after a quiet while counted from the end of the last lock,
+        # not from the last failure: otherwise a lock longer than FAILURE_MEMORY would
+        # reset the count the moment it ends, and the window could never grow to MAX_LOCK.
+        marks = [moment for moment in (row.last_failure_at, row.locked_until) if moment]
+        if marks and now - max(marks) > FAILURE_MEMORY:
             failures = 0
         failures += 1
         locked_until = None
