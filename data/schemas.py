@@ -32,6 +32,25 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
+def unstorable(label: str, text: str) -> str | None:
+    """Why no database can store ``text`` (a sentence naming ``label``), or None.
+
+    PostgreSQL refuses NUL in text, and neither database driver can encode a lone
+    surrogate (which JSON's ``"\\ud800"`` or undecodable command-line bytes produce).
+    """
+    if "\x00" in text:
+        return f"{label} contains a NUL character, which cannot be stored."
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return f"{label} contains invalid Unicode (a lone surrogate)."
+    return None
+
+
+def storable(text: str) -> bool:
+    return unstorable("", text) is None
+
+
 def clean_text(field: str, value: Any) -> str | None:
     """Trim; empty becomes None; refuse what no database can store."""
     label = LABELS.get(field, field)
@@ -42,12 +61,9 @@ def clean_text(field: str, value: Any) -> str | None:
     text: str = value.strip()
     if not text:
         return None
-    if "\x00" in text:
-        raise ValueError(f"{label} contains a NUL character, which cannot be stored.")
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise ValueError(f"{label} contains invalid Unicode (a lone surrogate).") from None
+    problem = unstorable(label, text)
+    if problem is not None:
+        raise ValueError(problem)
     limit = LIMITS.get(field)
     if limit is not None and len(text) > limit:
         raise ValueError(f"{label} must be at most {limit} characters; this one has {len(text)}.")

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from data.errors import Conflict, Forbidden, Invalid, NotFound
 from data.models import NAME_MAX, Role, Tenant, new_id, utcnow
+from data.schemas import storable, unstorable
 
 
 class Permission(StrEnum):
@@ -76,6 +77,9 @@ def create_tenant(session: Session, name: str) -> TenantInfo:
         raise Invalid({"name": "Tenant name is required."})
     if len(name) > NAME_MAX:
         raise Invalid({"name": f"Tenant name must be at most {NAME_MAX} characters."})
+    problem = unstorable("Tenant name", name)
+    if problem is not None:
+        raise Invalid({"name": problem})
     if find_tenant(session, name) is not None:
         raise Conflict(f"A tenant named {name!r} already exists.", field="name")
     tenant_id = new_id()
@@ -90,8 +94,8 @@ def create_tenant(session: Session, name: str) -> TenantInfo:
 def find_tenant(session: Session, id_or_name: str) -> TenantInfo | None:
     """A tenant by id or by name (names compare case-insensitively)."""
     key = (id_or_name or "").strip()
-    if not key:
-        return None
+    if not key or not storable(key):
+        return None  # no tenant can have a name that cannot be stored
     if _looks_like_uuid(key):
         row = session.execute(select(Tenant.id, Tenant.name).where(Tenant.id == key)).first()
         if row is not None:

@@ -25,7 +25,8 @@ from sqlalchemy.orm import Session
 
 from data.db import LOGIN_USER_ID_SETTING, LOGIN_USERNAME_SETTING, Database, set_local
 from data.errors import Conflict, DataError, Forbidden, Invalid, NotFound, Throttled
-from data.models import EMAIL_MAX, NAME_MAX, AuthThrottle, Role, User, new_id, utcnow
+from data.models import NAME_MAX, AuthThrottle, Role, User, new_id, utcnow
+from data.schemas import check_email, clean_text, storable, unstorable
 from data.tenancy import Actor, Permission, parse_role
 
 MIN_PASSWORD_CHARS = 10
@@ -85,6 +86,12 @@ def check_password_rules(password: str) -> None:
     """Raise ``Invalid`` (field ``password``) unless bcrypt can hold it and it is long enough."""
     if not isinstance(password, str):
         raise Invalid({"password": "Password must be text."})
+    try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Invalid(
+            {"password": "Password contains invalid Unicode (a lone surrogate)."}
+        ) from None
     if len(password) < MIN_PASSWORD_CHARS:
         raise Invalid(
             {"password": f"Password must be at least {MIN_PASSWORD_CHARS} characters long."}
@@ -111,7 +118,10 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password: str, password_hash: str) -> bool:
-    encoded = password.encode("utf-8") if isinstance(password, str) else b""
+    try:
+        encoded = password.encode("utf-8") if isinstance(password, str) else b""
+    except UnicodeEncodeError:
+        encoded = b""  # a lone surrogate: no stored password can match
     if not encoded or len(encoded) > MAX_PASSWORD_BYTES:
         _dummy_check()
         return False
@@ -154,10 +164,15 @@ def check_username(username: str) -> str:
 # -- sign-in ------------------------------------------------------------------------
 
 
+def _key_text(text: str) -> str:
+    """``text`` as a storable key: escaped when it holds NUL or a lone surrogate."""
+    return text if storable(text) else ascii(text)[1:-1]
+
+
 def _throttle_keys(username: str, client: str | None) -> list[str]:
-    keys = [f"user:{normalise_username(username)[:200]}"]
+    keys = [f"user:{_key_text(normalise_username(username))[:200]}"]
     if client:
-        keys.append(f"client:{client[:200]}")
+        keys.append(f"client:{_key_text(client)[:200]}")
     return keys
 
 
@@ -224,8 +239,11 @@ def _find_by_username(session: Session, username: str) -> tuple[UserInfo, str] |
 
 def find_user(database: Database, username: str) -> UserInfo | None:
     """A user by username, in any tenant (operator paths)."""
+    name = normalise_username(username)
+    if not storable(name):
+        return None  # no user can have a name that cannot be stored
     with database.transaction(None) as session:
-        found = _find_by_username(session, normalise_username(username))
+        found = _find_by_username(session, name)
     return found[0] if found is not None else None
 
 
@@ -239,7 +257,7 @@ def authenticate(database: Database, username: str, password: str, client: str |
     keys = _throttle_keys(name, client)
     with database.transaction(None) as session:
         wait = _locked_for(session, keys)
-        found = _find_by_username(session, name) if name else None
+        found = _find_by_username(session, name) if name and storable(name) else None
     if wait:
         raise Throttled(wait)
     if found is not None and verify_password(password, found[1]):
@@ -261,7 +279,7 @@ def user_for_session(database: Database, user_id: str, issued_at: float) -> User
     Refused when the user was removed or changed password after ``issued_at`` (seconds
     since the epoch).
     """
-    if not isinstance(user_id, str) or not user_id:
+    if not isinstance(user_id, str) or not user_id or not storable(user_id):
         raise Unauthenticated("Your session is not valid; please sign in again.")
     with database.transaction(None) as session:
         set_local(session, LOGIN_USER_ID_SETTING, user_id)
@@ -416,9 +434,15 @@ def create_user(
     display = (display_name or "").strip() or name
     if len(display) > NAME_MAX:
         raise Invalid({"display_name": f"Display name must be at most {NAME_MAX} characters."})
-    mail = (email or "").strip() or None
-    if mail is not None and len(mail) > EMAIL_MAX:
-        raise Invalid({"email": f"Email must be at most {EMAIL_MAX} characters."})
+    problem = unstorable("Display name", display)
+    if problem is not None:
+        raise Invalid({"display_name": problem})
+    try:
+        mail = clean_text("email", email)
+        if mail is not None:
+            check_email(mail)  # the same rule as a customer's email
+    except ValueError as exc:
+        raise Invalid({"email": str(exc)}) from None
     now = utcnow()
     user_id = new_id()
     taken = Conflict(f"The username {name!r} is already taken.", field="username")
