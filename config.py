@@ -105,11 +105,25 @@ def check_secret(name: str, value: str) -> str:
     return value
 
 
-def _int(name: str, raw: Any) -> int:
+def _int(name: str, raw: Any, low: int, high: int | None = None) -> int:
     try:
-        return int(raw)
+        value = int(raw)
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a whole number, not {raw!r}.") from None
+    if value < low or (high is not None and value > high):
+        limits = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise ConfigError(f"{name} must be {limits}, not {value}.")
+    return value
+
+
+def _positive(name: str, raw: Any) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, not {raw!r}.") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a number greater than 0, not {raw!r}.")
+    return value
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -136,14 +150,14 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         jwt_secret=check_secret("JWT_SECRET", str(values["JWT_SECRET"])),
         cookie_key=check_secret("COOKIE_KEY", str(values["COOKIE_KEY"])),
         database_app_role="inventory_app" if role is None else (str(role) or None),
-        cookie_expiry_days=float(lookup("COOKIE_EXPIRY_DAYS") or 7.0),
+        cookie_expiry_days=_positive("COOKIE_EXPIRY_DAYS", lookup("COOKIE_EXPIRY_DAYS") or 7.0),
         token_lifetime_minutes=_int(
-            "TOKEN_LIFETIME_MINUTES", lookup("TOKEN_LIFETIME_MINUTES") or 60
+            "TOKEN_LIFETIME_MINUTES", lookup("TOKEN_LIFETIME_MINUTES") or 60, 1
         ),
-        bcrypt_rounds=_int("BCRYPT_ROUNDS", lookup("BCRYPT_ROUNDS") or 12),
-        max_upload_mb=_int("MAX_UPLOAD_MB", lookup("MAX_UPLOAD_MB") or 1024),
+        bcrypt_rounds=_int("BCRYPT_ROUNDS", lookup("BCRYPT_ROUNDS") or 12, 4, 31),
+        max_upload_mb=_int("MAX_UPLOAD_MB", lookup("MAX_UPLOAD_MB") or 1024, 1),
         sqlite_busy_timeout_ms=_int(
-            "SQLITE_BUSY_TIMEOUT_MS", lookup("SQLITE_BUSY_TIMEOUT_MS") or 5000
+            "SQLITE_BUSY_TIMEOUT_MS", lookup("SQLITE_BUSY_TIMEOUT_MS") or 5000, 0
         ),
     )
 
