@@ -10,8 +10,10 @@ anyone can guess.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -74,26 +76,46 @@ def _read_toml(path: Path) -> dict[str, Any]:
 
 
 def _generated_secrets() -> dict[str, Any]:
-    """Read ``var/secrets.toml``, creating it with fresh random keys the first time."""
+    """Read ``var/secrets.toml``, creating it with fresh random keys the first time.
+
+    Two processes starting at once (the dashboard and the API) must end up with the same
+    keys: the file is written under a unique temporary name and linked into place only if
+    no other process got there first; the loser reads the winner's file.
+    """
     existing = _read_toml(GENERATED_SECRETS)
     missing = [name for name in SECRET_NAMES if name not in existing]
     if not missing:
         return existing
+    first_run = not GENERATED_SECRETS.exists()
     for name in missing:
         existing[name] = secrets.token_urlsafe(48)
+    tmp: str | None = None
     try:
         VAR_DIR.mkdir(parents=True, exist_ok=True)
-        tmp = GENERATED_SECRETS.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        fd, tmp = tempfile.mkstemp(prefix=".secrets-", suffix=".tmp", dir=VAR_DIR)  # 0600
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write("# Generated on first run; keep private, never commit.\n")
             for name in SECRET_NAMES:
                 handle.write(f'{name} = "{existing[name]}"\n')
-        os.replace(tmp, GENERATED_SECRETS)
+        if first_run:
+            try:
+                os.link(tmp, GENERATED_SECRETS)
+            except FileExistsError:
+                return _generated_secrets()  # another process won the race: use its keys
+            except OSError:  # a file system without hard links
+                os.replace(tmp, GENERATED_SECRETS)
+                tmp = None
+        else:
+            os.replace(tmp, GENERATED_SECRETS)
+            tmp = None
     except OSError as exc:
         raise ConfigError(
             f"Cannot write the generated secrets file {GENERATED_SECRETS}: {exc.strerror}."
         ) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
     return existing
 
 
