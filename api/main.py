@@ -18,7 +18,7 @@ from uvicorn.config import LOGGING_CONFIG
 from api import errors
 from api.context import RequestIdFilter
 from api.middleware import RequestContext
-from api.routes import auth, customers
+from api.routes import auth, customers, transfer
 from config import get_settings
 from data.db import Database
 
@@ -66,6 +66,7 @@ def create_app(database: Database | None = None) -> FastAPI:
     app.state.database = database
     errors.install(app)
     app.include_router(auth.router)
+    app.include_router(transfer.router)  # before customers: /export is not an {id}
     app.include_router(customers.router)
     upload_limit = settings.max_upload_mb * 1024 * 1024
     app.add_middleware(RequestContext, body_limit=partial(body_limit, upload_limit=upload_limit))

@@ -8,7 +8,7 @@ rules live); ``CustomerWrite`` here only documents that body in ``/openapi.json`
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from pydantic.alias_generators import to_camel
@@ -161,27 +161,37 @@ class Problem(Wire):
 
 
 class RowErrorOut(Wire):
-    line: int
+    line: int = Field(description="The line of the file (1 is the header).")
     field: str | None
     message: str
 
 
 class ImportResult(Wire):
-    """What an import did (or, with ``dryRun``, would do)."""
+    """What an import did or, with ``dryRun``, would do.
 
+    ``written`` is false when nothing was written: a dry run, or an all-or-nothing import
+    that found invalid rows (``refused``).  ``detail`` says which, in one sentence.
+    """
+
+    detail: str
+    summary: str = Field(description="`created=N updated=N skipped=N invalid=N`, as the CLI.")
+    written: bool
+    refused: bool
+    dry_run: bool
+    mode: str
+    partial: bool
+    filename: str
+    rows: int
     created: int
     updated: int
     unchanged: int
     skipped: int
     invalid: int
-    rows: int
-    written: bool = Field(description="False when nothing was written (dry run or refused).")
-    dry_run: bool
-    import_id: str | None
-    encoding: str | None
-    delimiter: str | None
-    mapping: dict[str, Any] = Field(description="The file's columns matched to fields.")
+    import_id: str | None = Field(description="Id of the import in the audit history.")
+    encoding: str
+    delimiter: str
+    mapping: dict[str, str] = Field(description="Each column of the file → a field ('' = unused).")
     unknown_columns: list[str]
-    errors: list[RowErrorOut] = Field(description="Row errors (the first 1,000).")
+    ignored_columns: list[str]
+    errors: list[RowErrorOut] = Field(description="Row errors, the first 1,000 by line.")
     errors_truncated: bool
-    summary: str = Field(description="The one-line summary the CLI prints.")

@@ -8,6 +8,7 @@ FastAPI runs them in its thread pool.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -21,7 +22,9 @@ from api.deps import (
 )
 from api.routes import errors, header
 from api.schemas import Customer, CustomerWrite
-from data.customers import MAX_PAGE_SIZE, SORTS, parse_sort
+from api.security import Principal
+from data.customers import MAX_PAGE_SIZE, SORTS, CustomerRepository, parse_sort
+from data.db import Database
 from data.errors import Invalid, NotFound, StaleVersion
 from data.schemas import CustomerOut
 
@@ -31,6 +34,7 @@ DEFAULT_LIMIT = 100
 MAX_OFFSET = 1_000_000_000
 MAX_SEARCH = 200
 MAX_ID = 64
+UNCONDITIONAL_RETRIES = 3
 SORT_CHOICES = [
     prefix + name
     for name in (
@@ -46,6 +50,14 @@ CUSTOMER_BODY: dict[str, Any] = {
     }
 }
 ETAG = {"ETag": header('The customer\'s version, quoted (`"3"`); send it back in `If-Match`.')}
+CUSTOMER_LINKS = {
+    name: {"operationId": operation, "parameters": {"customer_id": "$response.body#/id"}}
+    for name, operation in (
+        ("GetCustomer", "getCustomer"),
+        ("ReplaceCustomer", "replaceCustomer"),
+        ("DeleteCustomer", "deleteCustomer"),
+    )
+}
 IF_MATCH_DOC = (
     'The ETag you read (`"3"`); the write happens only if the customer is still at that '
     "version, else 412. `*` matches any version."
@@ -59,6 +71,12 @@ def _known_id(customer_id: str) -> str:
     if len(customer_id) > MAX_ID or not customer_id.isprintable():
         raise NotFound("customer")
     return customer_id
+
+
+def check_search(search: str | None) -> None:
+    """What no database can search for (length is checked by the query declaration)."""
+    if search is not None and "\x00" in search:
+        raise Invalid({"search": "The search contains a NUL character."})
 
 
 def _etag(customer: CustomerOut) -> str:
@@ -82,9 +100,38 @@ def _expected_version(if_match: str | None, current: CustomerOut) -> int | None:
     return current.version
 
 
+def _write_one(
+    database: Database,
+    principal: Principal,
+    customer_id: str,
+    if_match: str | None,
+    write: Callable[[CustomerRepository, int | None], CustomerOut],
+) -> CustomerOut:
+    """Change one customer in its own transaction, honouring ``If-Match``.
+
+    With ``If-Match`` the write happens once, at the version named, or is refused (412).
+    Without it the client asked for an unconditional write: when another writer commits
+    between our read and our write (PostgreSQL's READ COMMITTED allows that; SQLite's
+    BEGIN IMMEDIATE does not), the write is tried again on the new version rather than
+    answering a conflict the client did not ask about.
+    """
+    for attempt in range(UNCONDITIONAL_RETRIES + 1):
+        try:
+            with customers(database, principal, write=True) as repository:
+                expected = None
+                if if_match is not None:
+                    expected = _expected_version(if_match, repository.get(customer_id))
+                return write(repository, expected)
+        except StaleVersion:
+            if if_match is not None or attempt == UNCONDITIONAL_RETRIES:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 @router.get(
     "",
     summary="List customers",
+    operation_id="listCustomers",
     response_model=list[Customer],
     responses={
         200: {
@@ -127,8 +174,7 @@ def list_customers(
         ),
     ] = "name",
 ) -> list[Customer]:
-    if search is not None and "\x00" in search:
-        raise Invalid({"search": "The search contains a NUL character."})
+    check_search(search)
     try:
         parse_sort(sort)
     except ValueError as exc:
@@ -153,6 +199,7 @@ def list_customers(
 @router.get(
     "/{customer_id}",
     summary="Read one customer",
+    operation_id="getCustomer",
     response_model=Customer,
     responses={200: {"description": "The customer.", "headers": ETAG}, **errors(401, 404, 503)},
 )
@@ -171,6 +218,7 @@ def get_customer(
 @router.post(
     "",
     summary="Create a customer",
+    operation_id="createCustomer",
     status_code=201,
     response_model=Customer,
     openapi_extra=CUSTOMER_BODY,
@@ -178,6 +226,7 @@ def get_customer(
         201: {
             "description": "Created.",
             "headers": {**ETAG, "Location": header("The URL of the new customer.")},
+            "links": CUSTOMER_LINKS,
         },
         **errors(401, 403, 409, 413, 415, 422, 503),
     },
@@ -199,6 +248,7 @@ def create_customer(
 @router.put(
     "/{customer_id}",
     summary="Replace a customer's name, email, phone and address",
+    operation_id="replaceCustomer",
     response_model=Customer,
     openapi_extra=CUSTOMER_BODY,
     responses={
@@ -214,12 +264,15 @@ def replace_customer(
     database: DatabaseDep,
     if_match: Annotated[str | None, Header(description=IF_MATCH_DOC)] = None,
 ) -> Customer:
-    customer_id = _known_id(customer_id)
-    with customers(database, principal, write=True) as repository:
-        expected = None
-        if if_match is not None:
-            expected = _expected_version(if_match, repository.get(customer_id))
-        updated = repository.update(customer_id, clean, expected_version=expected)
+    updated = _write_one(
+        database,
+        principal,
+        _known_id(customer_id),
+        if_match,
+        lambda repository, expected: repository.update(
+            customer_id, clean, expected_version=expected
+        ),
+    )
     response.headers["ETag"] = _etag(updated)
     return Customer.of(updated)
 
@@ -227,6 +280,7 @@ def replace_customer(
 @router.delete(
     "/{customer_id}",
     summary="Delete a customer",
+    operation_id="deleteCustomer",
     status_code=204,
     response_class=Response,
     responses={
@@ -240,10 +294,11 @@ def delete_customer(
     database: DatabaseDep,
     if_match: Annotated[str | None, Header(description=IF_MATCH_DOC)] = None,
 ) -> Response:
-    customer_id = _known_id(customer_id)
-    with customers(database, principal, write=True) as repository:
-        expected = None
-        if if_match is not None:
-            expected = _expected_version(if_match, repository.get(customer_id))
-        repository.delete(customer_id, expected_version=expected)
+    _write_one(
+        database,
+        principal,
+        _known_id(customer_id),
+        if_match,
+        lambda repository, expected: repository.delete(customer_id, expected_version=expected),
+    )
     return Response(status_code=204)

@@ -136,3 +136,39 @@ def test_the_same_email_in_another_tenant_is_no_conflict_and_not_revealed(
     )
     assert response.status_code == 200
     assert theirs["id"] not in response.text
+
+
+@pytest.mark.parametrize(
+    ("role", "status"), [("admin", 200), ("editor", 200), ("viewer", 200), ("no-token", 401)]
+)
+def test_export_holds_only_the_callers_tenant(
+    client, tenant, other_tenant, as_user, create_customer, role, status
+):
+    mine = create_customer(tenant)
+    theirs = create_customer(other_tenant)
+    response = client.get("/api/customers/export", headers=headers_for(role, tenant, as_user))
+    assert response.status_code == status
+    assert theirs["id"] not in response.text
+    assert theirs["email"] not in response.text
+    if status == 200:
+        assert mine["id"] in response.text
+
+
+@pytest.mark.parametrize(
+    ("role", "status"), [("admin", 200), ("editor", 200), ("viewer", 403), ("no-token", 401)]
+)
+def test_import_lands_in_the_callers_tenant_only(
+    client, tenant, other_tenant, as_user, create_customer, role, status
+):
+    theirs = create_customer(other_tenant, email="both@example.com")
+    response = client.post(
+        "/api/customers/import",
+        params={"mode": "upsert", "tenantId": other_tenant.id},
+        files={"file": ("c.csv", b"name,email\nImported,both@example.com\n", "text/csv")},
+        headers=headers_for(role, tenant, as_user) | {"X-Tenant-ID": other_tenant.id},
+    )
+    assert response.status_code == status
+    untouched = client.get(f"/api/customers/{theirs['id']}", headers=as_user(other_tenant.viewer))
+    assert untouched.json() == theirs
+    mine = client.get("/api/customers", headers=as_user(tenant.viewer)).json()
+    assert [c["name"] for c in mine] == (["Imported"] if status == 200 else [])

@@ -25,6 +25,8 @@ ENDPOINTS = [
     pytest.param("GET", "/api/customers/{id}", id="get"),
     pytest.param("PUT", "/api/customers/{id}", id="put"),
     pytest.param("DELETE", "/api/customers/{id}", id="delete"),
+    pytest.param("POST", "/api/customers/import", id="import"),
+    pytest.param("GET", "/api/customers/export", id="export"),
 ]
 
 
@@ -131,27 +133,46 @@ ATTACKS = [
 ]
 
 
-@pytest.mark.parametrize("attack", ATTACKS)
-@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
-def test_bad_tokens_get_401_with_www_authenticate_and_no_data(
-    client, tenant, other_tenant, as_user, create_customer, attack, method, path
-):
-    target = create_customer(tenant)
-    header = authorization(attack, tenant, other_tenant)
+def attempt(client, method: str, path: str, target, header: str | None):  # type: ignore[no-untyped-def]
     headers = {"Authorization": header} if header is not None else {}
+    url = path.format(id=target["id"])
+    if url.endswith("/import"):
+        csv_file = {"file": ("c.csv", b"name,email\nX,x@example.com\n", "text/csv")}
+        return client.post(url, files=csv_file, headers=headers)
     body = customer_body() if method in ("POST", "PUT") else None
+    return client.request(method, url, json=body, headers=headers)
 
-    response = client.request(method, path.format(id=target["id"]), json=body, headers=headers)
 
+def assert_refused_and_nothing_changed(client, response, tenant, target, as_user):  # type: ignore[no-untyped-def]
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     problem = response.json()
     assert set(problem) == {"detail", "requestId"}
     assert target["email"] not in response.text
-    # Nothing was written by the refused request.
     after = client.get("/api/customers", headers=as_user(tenant.viewer))
     assert after.headers["X-Total-Count"] == "1"
     assert after.json() == [target]
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
+def test_bad_tokens_get_401_with_www_authenticate_and_no_data(
+    client, tenant, other_tenant, as_user, create_customer, attack
+):
+    target = create_customer(tenant)
+    header = authorization(attack, tenant, other_tenant)
+    response = attempt(client, "PUT", "/api/customers/{id}", target, header)
+    assert_refused_and_nothing_changed(client, response, tenant, target, as_user)
+
+
+@pytest.mark.parametrize("attack", ["missing", "other-key", "expired", "alg-none"])
+@pytest.mark.parametrize(("method", "path"), ENDPOINTS)
+def test_every_endpoint_refuses_bad_tokens(
+    client, tenant, other_tenant, as_user, create_customer, attack, method, path
+):
+    target = create_customer(tenant)
+    header = authorization(attack, tenant, other_tenant)
+    response = attempt(client, method, path, target, header)
+    assert_refused_and_nothing_changed(client, response, tenant, target, as_user)
 
 
 def test_a_token_states_user_tenant_role_and_expiry(tenant):
