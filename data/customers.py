@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import builtins
 import itertools
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -39,6 +38,7 @@ from data.errors import Conflict, Forbidden, NotFound, StaleVersion
 from data.models import Action, Customer, CustomerCount, new_id, utcnow
 from data.schemas import CustomerIn, CustomerOut, validate_customer
 from data.tenancy import Actor, Permission
+from data.text import like_pattern
 
 COLUMNS = (
     Customer.id,
@@ -108,14 +108,6 @@ def parse_sort(sort: str | None) -> tuple[str, bool]:
     return column, descending
 
 
-_LIKE_SPECIAL = re.compile(r"([\\%_])")
-
-
-def like_pattern(term: str) -> str:
-    """A ``LIKE`` pattern matching ``term`` as a plain substring (escape ``\\``)."""
-    return "%" + _LIKE_SPECIAL.sub(r"\\\1", term) + "%"
-
-
 def case_variants(term: str) -> builtins.list[str]:
     """Spellings of a short ``term`` that differ in the case of its non-ASCII letters.
 
@@ -154,6 +146,16 @@ class CustomerRepository:
         if customer is None:
             raise NotFound("customer")
         return customer
+
+    def existing_ids(self, customer_ids: Iterable[str]) -> set[str]:
+        """Which of these ids are customers of this tenant now (one query)."""
+        wanted = list(dict.fromkeys(customer_ids))
+        if not wanted:
+            return set()
+        rows = self.session.execute(
+            select(Customer.id).where(Customer.tenant_id == self.tenant_id, Customer.id.in_(wanted))
+        ).scalars()
+        return set(rows)
 
     def find_by_email(self, email: str) -> CustomerOut | None:
         key = email.strip().lower()
