@@ -10,7 +10,8 @@ re-imports with no change.
 
 The rows never sit in memory: PostgreSQL streams them with ``COPY (SELECT ...) TO STDOUT``
 (the neutralisation and the time format are done in the same SELECT, row-level security
-applies), SQLite with a streamed cursor (``yield_per``) into the C ``csv`` writer.
+applies); on SQLite the SELECT builds each CSV line (minimal quoting, like the csv
+module) and the driver's cursor streams them.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ import io
 from collections.abc import Iterator
 from typing import IO, Any
 
-from sqlalchemy import ColumnElement, String, case, cast, func, literal
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, or_
 
-from data.csv_read import FORMULA_STARTS, neutralise_cell
+from data.csv_read import neutralise_cell
 from data.customers import CustomerRepository
 from data.db import Database
 from data.models import Customer
@@ -35,10 +36,24 @@ BATCH = 5000
 __all__ = ["EXPORT_HEADER", "export_csv", "export_filename", "iter_export", "neutralise_cell"]
 
 
-def _neutralised(column: Any) -> ColumnElement[Any]:
-    """SQL twin of ``neutralise_cell``: prefix ``'`` when the first non-quote char is a trigger."""
-    first = func.substr(func.ltrim(column, literal("'")), 1, 1)
-    return case((first.in_(list(FORMULA_STARTS)), literal("'") + column), else_=column)
+TRIGGER_CLASS = "[=+@\t\r-]"  # FORMULA_STARTS as a character class ("-" last: literal)
+
+
+def _neutralised(column: Any, dialect: str) -> ColumnElement[Any]:
+    """SQL twin of ``neutralise_cell``: prefix ``'`` when, after leading quotes, a formula
+    character comes first.  One pattern match per cell (``GLOB`` / ``~``), no allocation on
+    the common path."""
+    if dialect == "postgresql":
+        starts = column.op("~")(literal("^'*" + TRIGGER_CLASS))
+    else:
+        starts = or_(
+            column.op("GLOB")(literal(TRIGGER_CLASS + "*")),
+            and_(
+                column.op("GLOB")(literal("'*")),
+                func.ltrim(column, literal("'")).op("GLOB")(literal(TRIGGER_CLASS + "*")),
+            ),
+        )
+    return case((starts, literal("'") + column), else_=column)
 
 
 def _timestamp(column: Any, dialect: str) -> ColumnElement[Any]:
@@ -49,20 +64,41 @@ def _timestamp(column: Any, dialect: str) -> ColumnElement[Any]:
 
 
 def _query(repository: CustomerRepository, search: str | None, dialect: str) -> Any:
-    columns: list[Any] = [
-        _neutralised(Customer.name),
-        _neutralised(Customer.email),
-        _neutralised(Customer.phone),
-        _neutralised(Customer.address),
+    texts = [
+        _neutralised(column, dialect)
+        for column in (Customer.name, Customer.email, Customer.phone, Customer.address)
+    ]
+    # Times and the id never hold a delimiter, a quote or a line break.
+    plain = [
         _timestamp(Customer.created_at, dialect),
         _timestamp(Customer.updated_at, dialect),
         Customer.id,
     ]
+    columns: list[Any] = texts + plain
+    if dialect == "sqlite":
+        columns = [_csv_line(texts, plain)]
     return (
         repository._filtered(search)
         .with_only_columns(*columns)
         .order_by(Customer.name, Customer.id)
     )
+
+
+def _csv_field(value: Any) -> ColumnElement[Any]:
+    """SQL twin of the csv module's minimal quoting: quote when , " CR or LF is inside."""
+    text = func.coalesce(value, literal(""))
+    quoted = literal('"') + func.replace(text, literal('"'), literal('""')) + literal('"')
+    return case((text.op("GLOB")(literal('*[,"\n\r]*')), quoted), else_=text)
+
+
+def _csv_line(texts: list[Any], plain: list[Any]) -> ColumnElement[Any]:
+    """The whole CSV line of a row, built by SQLite in C (its CLI's ``-csv`` does the same)."""
+    line = _csv_field(texts[0])
+    for column in texts[1:]:
+        line = line + literal(",") + _csv_field(column)
+    for column in plain:
+        line = line + literal(",") + column
+    return line
 
 
 class _Counter:
@@ -102,18 +138,32 @@ def _chunks(
         if database.dialect == "postgresql":
             yield from _copy_out(session, query, counter)
             return
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator=terminator)
-        result = session.execute(query, execution_options={"yield_per": BATCH})
-        for partition in result.partitions():
-            writer.writerows(partition)
-            counter.rows += len(partition)
-            if buffer.tell() >= CHUNK_BYTES:
-                yield buffer.getvalue().encode("utf-8")
-                buffer.seek(0)
-                buffer.truncate()
-        if buffer.tell():
-            yield buffer.getvalue().encode("utf-8")
+        yield from _sqlite_rows(session, query, terminator, counter)
+
+
+def _sqlite_rows(session: Any, query: Any, terminator: str, counter: _Counter) -> Iterator[bytes]:
+    """Lines straight from the driver's cursor, which steps lazily through the index."""
+    compiled = query.compile(
+        dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
+    )
+    params = [compiled.params[name] for name in compiled.positiontup or []]
+    cursor = session.connection().connection.dbapi_connection.cursor()
+    pending: list[str] = []
+    size = 0
+    try:
+        cursor.execute(str(compiled), params)
+        while rows := cursor.fetchmany(BATCH):
+            text = terminator.join([row[0] for row in rows]) + terminator
+            counter.rows += len(rows)
+            pending.append(text)
+            size += len(text)
+            if size >= CHUNK_BYTES:
+                yield "".join(pending).encode("utf-8")
+                pending, size = [], 0
+    finally:
+        cursor.close()
+    if pending:
+        yield "".join(pending).encode("utf-8")
 
 
 def _copy_out(session: Any, query: Any, counter: _Counter) -> Iterator[bytes]:

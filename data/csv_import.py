@@ -162,6 +162,9 @@ class UndoSummary:
             )
         return text_ + "."
 
+    def __str__(self) -> str:
+        return self.sentence()
+
 
 # -- validation, in this process or in workers -----------------------------------------
 
@@ -313,7 +316,14 @@ class Stage:
         finally:
             cursor.close()
 
-    def plan(self, lo: int, hi: int, mode: ImportMode) -> int:
+    def tenant_is_empty(self) -> bool:
+        """True when the tenant has no customer yet (its exact counter says 0)."""
+        n = self.exec(
+            "SELECT n FROM customer_counts WHERE tenant_id = :tenant", tenant=self.tenant_id
+        ).scalar()
+        return not n
+
+    def plan(self, lo: int, hi: int, mode: ImportMode, *, match_existing: bool = True) -> int:
         """Plan the staged rows of lines lo..hi; returns how many became errors.
 
         A row repeating an earlier row's email is an error naming both lines.  A row whose
@@ -337,6 +347,11 @@ class Stage:
                 "WHERE line BETWEEN :lo AND :hi)",
                 **span,
             )
+        if not match_existing:
+            # An empty tenant has no emails to match; rows repeating an email of this
+            # file were caught above.  (A writer racing us into this tenant makes the
+            # insert fail on the unique key: the import then stops with Conflict.)
+            return int(duplicates or 0)
         if mode is ImportMode.UPSERT:
             action = (
                 "CASE WHEN c.name = import_rows.name AND c.email = import_rows.email "
@@ -565,6 +580,7 @@ def _import(
     with database.transaction(tenant_id, write=not dry_run) as session:
         stage = Stage(session, tenant_id)
         stage.create()
+        match_existing = not stage.tenant_is_empty()
         # The writes go in a savepoint: an all-or-nothing import that meets an invalid
         # row stops writing and rolls them back, but keeps its staged rows and errors.
         writes = None if dry_run else session.begin_nested()
@@ -572,7 +588,7 @@ def _import(
             lo, hi = raw[0][0], raw[-1][0]
             stage.add(valid, errors)
             invalid_seen += len({error[0] for error in errors})
-            invalid_seen += stage.plan(lo, hi, mode)
+            invalid_seen += stage.plan(lo, hi, mode, match_existing=match_existing)
             if writes is not None and (partial or invalid_seen == 0):
                 try:
                     stage.write(lo, hi, import_id, now)

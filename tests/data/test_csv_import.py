@@ -436,3 +436,49 @@ def test_large_file_validated_in_worker_processes_gives_the_same_result(
     assert seen[-1][0] == seen[-1][1]
     with customers_of(tenant) as repository:
         assert repository.count().value == 3000
+
+
+class _Pipe(io.RawIOBase):
+    """A stream that cannot seek, like a socket or a pipe."""
+
+    def __init__(self, data: bytes) -> None:
+        self._data = io.BytesIO(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        chunk = self._data.read(len(buffer))
+        buffer[: len(chunk)] = chunk
+        return len(chunk)
+
+
+def test_a_stream_that_cannot_seek_is_imported_too(
+    database: Any, tenant: Any, customers_of: Any
+) -> None:
+    source = io.BufferedReader(_Pipe(("name,email\n" + "Ann,ann@example.com\n").encode()))
+    assert not source.seekable()
+    summary = import_csv(
+        database,
+        tenant.id,
+        tenant.editor.actor,
+        source,
+        filename="pipe.csv",
+        errors_out=io.BytesIO(),
+    )
+    assert summary.created == 1
+    assert [c["email"] for c in stored(customers_of, tenant)] == ["ann@example.com"]
+
+
+def test_undo_puts_back_the_email_as_it_was_written(
+    database: Any, tenant: Any, customers_of: Any
+) -> None:
+    run(database, tenant, "name,email\nAnn,Ann.Lee@Example.com\n")
+    summary = run(database, tenant, "name,email\nAnn Lee,ann.lee@example.com\n", mode="upsert")
+    assert summary.updated == 1
+    with database.transaction(tenant.id, write=True) as session:
+        undone = undo_import(session, tenant.id, tenant.editor.actor, summary.import_id)
+    assert str(undone) == "Undid the import: 0 removed, 1 restored."
+    assert fields(stored(customers_of, tenant)) == [
+        {"name": "Ann", "email": "Ann.Lee@Example.com", "phone": None, "address": None}
+    ]
