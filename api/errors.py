@@ -54,7 +54,6 @@ HTTP_SENTENCES = {
     400: "The request could not be understood.",
     404: "There is no such API path.",
     405: "This method is not allowed on this path.",
-    406: "This resource can only answer in JSON (or CSV for the export).",
     413: "The request body is too large.",
     415: "The request body must be JSON (Content-Type: application/json).",
 }

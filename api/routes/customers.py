@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from api.deps import (
     CustomerBody,
@@ -21,7 +21,7 @@ from api.deps import (
     customers,
 )
 from api.routes import errors, header
-from api.schemas import Customer, CustomerWrite
+from api.schemas import EXAMPLE_ID, Customer, CustomerWrite
 from api.security import Principal
 from data.customers import MAX_PAGE_SIZE, SORTS, CustomerRepository, parse_sort
 from data.db import Database
@@ -63,7 +63,7 @@ IF_MATCH_DOC = (
     "version, else 412. `*` matches any version."
 )
 
-CustomerId = Annotated[str, "a customer id"]
+CustomerId = Annotated[str, Path(description="The customer's id (a UUID).", examples=[EXAMPLE_ID])]
 
 
 def _known_id(customer_id: str) -> str:

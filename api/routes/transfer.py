@@ -18,11 +18,14 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Iterator
+from functools import cache
+from functools import partial as partial_call
 from typing import Annotated, Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
-from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from api.deps import DatabaseDep, ExporterDep, ImporterDep
@@ -37,6 +40,16 @@ router = APIRouter(prefix="/api/customers", tags=["customers"])
 
 FILE_FIELD = "file"
 PRIMED_CHUNKS = 2
+CONCURRENT_IMPORTS = 2
+
+
+@cache
+def _import_limiter() -> anyio.CapacityLimiter:
+    """Imports run in threads of their own, two at a time per process: an import can
+    take minutes, and must neither take the threads that serve the short requests nor
+    pile up a dozen bulk writes on the database at once (the rest wait their turn)."""
+    return anyio.CapacityLimiter(CONCURRENT_IMPORTS)
+
 
 IMPORT_BODY: dict[str, Any] = {
     "requestBody": {
@@ -124,16 +137,19 @@ async def import_customers(
                 {FILE_FIELD: "Send the CSV as a multipart/form-data file field named 'file'."}
             )
         filename = os.path.basename(upload.filename or "") or "upload.csv"
-        summary = await run_in_threadpool(
-            import_csv,
-            database,
-            principal.tenant_id,
-            principal.actor,
-            upload.file,
-            filename=filename,
-            mode=mode,
-            partial=partial,
-            dry_run=dry_run,
+        summary = await anyio.to_thread.run_sync(
+            partial_call(
+                import_csv,
+                database,
+                principal.tenant_id,
+                principal.actor,
+                upload.file,
+                filename=filename,
+                mode=mode,
+                partial=partial,
+                dry_run=dry_run,
+            ),
+            limiter=_import_limiter(),
         )
     return _result(summary)
 
