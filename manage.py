@@ -95,6 +95,8 @@ def cmd_init_db(args: argparse.Namespace) -> int:
         out(f"Created the schema (revision {after}).")
     else:
         out(f"Upgraded the schema from revision {before} to {after}.")
+    for warning in db.warnings():
+        err(f"Warning: {warning}")
     return EXIT_OK
 
 

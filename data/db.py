@@ -247,6 +247,23 @@ class Database:
             # PostgreSQL: no such table, no application role, or no grant on it yet.
             raise self.not_initialised() from None
 
+    def warnings(self) -> list[str]:
+        """Sentences about this installation an operator should know (empty when fine)."""
+        if self.dialect != "postgresql":
+            return []
+        with self.owner_engine().connect() as conn:
+            leakproof = conn.execute(
+                text("SELECT proleakproof FROM pg_proc WHERE oid = 'texticlike'::regproc")
+            ).scalar()
+        if leakproof:
+            return []
+        return [
+            "Search will scan each tenant's rows instead of using the trigram index, "
+            "because ILIKE is not marked LEAKPROOF (row-level security then forbids the "
+            "index); run init-db once as a superuser, or have a DBA run "
+            "'ALTER FUNCTION pg_catalog.texticlike(text, text) LEAKPROOF'."
+        ]
+
     @staticmethod
     def not_initialised() -> Unavailable:
         return Unavailable("The database is not initialised; run 'python manage.py init-db' first.")
