@@ -28,6 +28,8 @@ import contextlib
 import csv
 import io
 import os
+import queue
+import threading
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -35,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import IO, Any, BinaryIO, TypeVar
 
 from sqlalchemy import bindparam, text
 from sqlalchemy.exc import IntegrityError
@@ -54,6 +56,7 @@ MAX_ERRORS = 1000  # errors kept in the summary; all of them go to the error rep
 BATCH_ROWS = 5000
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this, validating in-process is faster
 ERROR_COLUMN = "error"
+T = TypeVar("T")
 
 
 class ImportMode(StrEnum):
@@ -243,11 +246,61 @@ def checked_batches(
             positions.append(reader.position())
             yield batch
 
-    results: Iterator[tuple[Batch, tuple[list[StagedRow], list[ErrorRow]]]] = parallel_map(
-        "data.csv_import:check_batch", plan, tracked(), workers
-    )
-    for batch, (valid, errors) in results:
-        yield valid, errors, positions.popleft(), batch
+    def validated() -> Iterator[tuple[list[StagedRow], list[ErrorRow], int, Batch]]:
+        results: Iterator[tuple[Batch, tuple[list[StagedRow], list[ErrorRow]]]] = parallel_map(
+            "data.csv_import:check_batch", plan, tracked(), workers
+        )
+        for batch, (valid, errors) in results:
+            yield valid, errors, positions.popleft(), batch
+
+    # Reading, parsing and talking to the workers go on in a thread while this one
+    # waits for the database (both drivers release the GIL while the database works).
+    yield from prefetch(validated(), 4)
+
+
+_DONE = object()
+
+
+def prefetch(items: Iterator[T], size: int) -> Iterator[T]:
+    """``items``, produced ahead by a thread into a queue of ``size``; errors re-raised here."""
+    buffer: queue.Queue[Any] = queue.Queue(maxsize=size)
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        buffer.put((True, item), timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            buffer.put((True, _DONE))
+        except BaseException as exc:  # handed over to the consumer, which raises it
+            buffer.put((False, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="csv-import-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            ok, item = buffer.get()
+            if not ok:
+                raise item
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        while worker.is_alive():
+            with contextlib.suppress(queue.Empty):
+                buffer.get(timeout=0.1)
+        worker.join()
 
 
 # -- staging and set-based SQL ---------------------------------------------------------
@@ -267,13 +320,18 @@ class Stage:
     def create(self) -> None:
         if self.dialect == "postgresql":
             suffix = "ON COMMIT DROP"
+            # Every statement below works on one batch and seeks customers by index.  The
+            # planner's statistics lag behind a bulk import (the staging table has none),
+            # and a hash or merge join there would read every customer once per batch.
+            self.exec("SET LOCAL enable_hashjoin = off")
+            self.exec("SET LOCAL enable_mergejoin = off")
         else:
             self.drop()
             suffix = ""
         self.exec(
             "CREATE TEMPORARY TABLE import_rows (line integer PRIMARY KEY, "
             "customer_id varchar(36), name text, email text, email_key text, phone text, "
-            f"address text, action varchar(10)) {suffix}"
+            f"address text, action varchar(10), existing_id varchar(36)) {suffix}"
         )
         self.exec("CREATE INDEX ix_import_rows_email ON import_rows (email_key, line)")
         self.exec(
@@ -323,7 +381,15 @@ class Stage:
         ).scalar()
         return not n
 
-    def plan(self, lo: int, hi: int, mode: ImportMode, *, match_existing: bool = True) -> int:
+    def plan(
+        self,
+        lo: int,
+        hi: int,
+        mode: ImportMode,
+        *,
+        match_existing: bool = True,
+        check_duplicates: bool = True,
+    ) -> int:
         """Plan the staged rows of lines lo..hi; returns how many became errors.
 
         A row repeating an earlier row's email is an error naming both lines.  A row whose
@@ -332,15 +398,20 @@ class Stage:
         """
         span = {"lo": lo, "hi": hi, "tenant": self.tenant_id}
         # A correlated MIN per row: an index seek each, never a scan of all staged rows.
-        duplicates = self.exec(
-            "INSERT INTO import_errors (line, field, message) "
-            "SELECT line, 'email', 'Email ' || email || ' is also on line ' "
-            "|| CAST(first AS varchar) || ' of this file; each email can appear only once.' "
-            "FROM (SELECT r.line, r.email, (SELECT MIN(e.line) FROM import_rows e "
-            "WHERE e.email_key = r.email_key) AS first FROM import_rows r "
-            "WHERE r.line BETWEEN :lo AND :hi) AS d WHERE first < line",
-            **span,
-        ).rowcount
+        # (Skipped when the write that follows finds them through the unique key.)
+        duplicates = (
+            0
+            if not check_duplicates
+            else self.exec(
+                "INSERT INTO import_errors (line, field, message) "
+                "SELECT line, 'email', 'Email ' || email || ' is also on line ' "
+                "|| CAST(first AS varchar) || ' of this file; each email can appear only once.' "
+                "FROM (SELECT r.line, r.email, (SELECT MIN(e.line) FROM import_rows e "
+                "WHERE e.email_key = r.email_key) AS first FROM import_rows r "
+                "WHERE r.line BETWEEN :lo AND :hi) AS d WHERE first < line",
+                **span,
+            ).rowcount
+        )
         if duplicates:
             self.exec(
                 "DELETE FROM import_rows WHERE line IN (SELECT line FROM import_errors "
@@ -363,10 +434,19 @@ class Stage:
             action = "'skip'"
         else:
             action = "'exists'"
+        # Scalar subqueries, one index seek per row: a join here may be planned as a hash
+        # join over every customer of the tenant (statistics lag behind a bulk import),
+        # once per batch.
         self.exec(
-            f"UPDATE import_rows SET customer_id = c.id, action = {action} "
-            "FROM customers c WHERE import_rows.line BETWEEN :lo AND :hi "
-            "AND c.tenant_id = :tenant AND c.email_key = import_rows.email_key",
+            "UPDATE import_rows SET existing_id = (SELECT c.id FROM customers c "
+            "WHERE c.tenant_id = :tenant AND c.email_key = import_rows.email_key) "
+            "WHERE line BETWEEN :lo AND :hi",
+            **span,
+        )
+        self.exec(
+            f"UPDATE import_rows SET customer_id = existing_id, action = (SELECT {action} "
+            "FROM customers c WHERE c.tenant_id = :tenant AND c.id = import_rows.existing_id) "
+            "WHERE line BETWEEN :lo AND :hi AND existing_id IS NOT NULL",
             **span,
         )
         conflicts = 0
@@ -407,26 +487,44 @@ class Stage:
         )
         return {int(line): str(action) for line, action in rows}
 
-    def write(self, lo: int, hi: int, import_id: str, now: datetime) -> None:
-        """Write the planned rows of lines lo..hi: creates, updates, and their undo data."""
+    def write(self, lo: int, hi: int, import_id: str, now: datetime, *, unchecked: int = 0) -> int:
+        """Write the planned rows of lines lo..hi: creates, updates, and their undo data.
+
+        ``unchecked`` is the number of rows to create whose duplicates inside the file were
+        not looked for (PostgreSQL, empty tenant): the unique key finds them instead, and
+        they become errors here.  Returns how many rows became errors.
+        """
         at = bindparam("now", value=now, type_=UTCDateTime())
         span = {"lo": lo, "hi": hi, "tenant": self.tenant_id, "import_id": import_id}
         rows = "FROM import_rows WHERE line BETWEEN :lo AND :hi"
-        self.exec(
-            "INSERT INTO import_changes (tenant_id, import_id, customer_id, kind, "
-            f"version_after) SELECT :tenant, :import_id, customer_id, 'created', 1 {rows} "
-            "AND action IS NULL",
-            **span,
+        insert = (
+            "INSERT INTO customers (tenant_id, id, name, email, email_key, phone, address, "
+            "created_at, updated_at, version) SELECT :tenant, customer_id, name, email, "
+            f"email_key, phone, address, :now, :now, 1 {rows} AND action IS NULL "
+            "ORDER BY line"
         )
-        self.session.execute(
-            text(
-                "INSERT INTO customers (tenant_id, id, name, email, email_key, phone, address, "
-                "created_at, updated_at, version) SELECT :tenant, customer_id, name, email, "
-                f"email_key, phone, address, :now, :now, 1 {rows} AND action IS NULL "
-                "ORDER BY line"
-            ).bindparams(at),
-            span,
-        )
+        duplicates = 0
+        if unchecked:
+            # One statement: the new customers, and their undo rows from its RETURNING.
+            created = self.session.execute(
+                text(
+                    f"WITH created AS ({insert} ON CONFLICT (tenant_id, email_key) DO NOTHING "
+                    "RETURNING id) INSERT INTO import_changes (tenant_id, import_id, "
+                    "customer_id, kind, version_after) "
+                    "SELECT :tenant, :import_id, id, 'created', 1 FROM created"
+                ).bindparams(at),
+                span,
+            ).rowcount  # type: ignore[attr-defined]
+            if created < unchecked:
+                duplicates = self._refused_creates(lo, hi)
+        else:
+            self.exec(
+                "INSERT INTO import_changes (tenant_id, import_id, customer_id, kind, "
+                f"version_after) SELECT :tenant, :import_id, customer_id, 'created', 1 {rows} "
+                "AND action IS NULL",
+                **span,
+            )
+            self.session.execute(text(insert).bindparams(at), span)
         self.exec(
             "INSERT INTO import_changes (tenant_id, import_id, customer_id, kind, "
             "version_after, before_name, before_email, before_phone, before_address, "
@@ -447,6 +545,31 @@ class Stage:
             ).bindparams(at),
             span,
         )
+        return duplicates
+
+    def _refused_creates(self, lo: int, hi: int) -> int:
+        """Rows of lines lo..hi the unique key kept out: errors naming the earlier line."""
+        span = {"lo": lo, "hi": hi, "tenant": self.tenant_id}
+        found = self.exec(
+            "INSERT INTO import_errors (line, field, message) "
+            "SELECT line, 'email', CASE WHEN first < line THEN 'Email ' || email || "
+            "' is also on line ' || CAST(first AS varchar) || "
+            "' of this file; each email can appear only once.' "
+            "ELSE 'A customer with the email ' || email || ' was added while this file was "
+            "being imported.' END "
+            "FROM (SELECT r.line, r.email, (SELECT MIN(e.line) FROM import_rows e "
+            "WHERE e.email_key = r.email_key) AS first FROM import_rows r "
+            "WHERE r.line BETWEEN :lo AND :hi AND r.action IS NULL AND NOT EXISTS ("
+            "SELECT 1 FROM customers c WHERE c.tenant_id = :tenant "
+            "AND c.id = r.customer_id)) AS d",
+            **span,
+        ).rowcount
+        self.exec(
+            "DELETE FROM import_rows WHERE line IN (SELECT line FROM import_errors "
+            "WHERE line BETWEEN :lo AND :hi)",
+            **span,
+        )
+        return int(found or 0)
 
     def error_lines(self) -> Iterator[tuple[int, str]]:
         """Each invalid line with its messages joined, in line order (streamed)."""
@@ -588,10 +711,17 @@ def _import(
             lo, hi = raw[0][0], raw[-1][0]
             stage.add(valid, errors)
             invalid_seen += len({error[0] for error in errors})
-            invalid_seen += stage.plan(lo, hi, mode, match_existing=match_existing)
-            if writes is not None and (partial or invalid_seen == 0):
+            writing = writes is not None and (partial or invalid_seen == 0)
+            # PostgreSQL, empty tenant: the unique key finds duplicates while inserting.
+            fast = writing and not match_existing and stage.dialect == "postgresql"
+            invalid_seen += stage.plan(
+                lo, hi, mode, match_existing=match_existing, check_duplicates=not fast
+            )
+            if writing:
                 try:
-                    stage.write(lo, hi, import_id, now)
+                    invalid_seen += stage.write(
+                        lo, hi, import_id, now, unchecked=len(valid) if fast else 0
+                    )
                 except IntegrityError:
                     raise Conflict(
                         "Another change to the same customers happened during the import; "
