@@ -113,6 +113,7 @@ def upload_step() -> Upload | None:
         return current
     reset()
     UPLOADS.mkdir(parents=True, exist_ok=True)
+    _forget_abandoned_files()
     handle, path = tempfile.mkstemp(prefix="import-", suffix=".csv", dir=UPLOADS)
     with os.fdopen(handle, "wb") as spool:
         uploaded.seek(0)
@@ -120,6 +121,15 @@ def upload_step() -> Upload | None:
     upload = Upload(uploaded.file_id, uploaded.name, path, os.path.getsize(path))
     state["upload"] = upload
     return upload
+
+
+def _forget_abandoned_files(max_age_hours: float = 24) -> None:
+    """Spooled uploads and reports of sessions that ended without finishing."""
+    cutoff = time.time() - max_age_hours * 3600
+    for path in UPLOADS.glob("*.csv"):
+        with contextlib.suppress(OSError):
+            if path.stat().st_mtime < cutoff:
+                path.unlink()
 
 
 def preview_step(upload: Upload) -> Preview | None:
@@ -371,7 +381,7 @@ def show_result(summary: ImportSummary) -> None:
     if summary.invalid and report and Path(report).exists():
         st.download_button(
             "Download the error report",
-            data=Path(report).read_bytes(),
+            data=lambda: Path(report).read_bytes(),  # read only when clicked
             file_name=f"{Path(summary.filename).stem}-errors.csv",
             mime="text/csv",
             icon=":material/download:",
