@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -33,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from data import audit
+from data import audit, paging
 from data.errors import Conflict, Forbidden, NotFound, StaleVersion
 from data.models import Action, Customer, CustomerCount, new_id, utcnow
 from data.schemas import CustomerIn, CustomerOut, validate_customer
@@ -243,14 +243,66 @@ class CustomerRepository:
         offset: int = 0,
         with_total: bool = True,
     ) -> Page:
+        """One page: ``limit`` customers from ``offset`` in the order ``sort``.
+
+        Deep pages of the whole tenant are anchor seeks (data/paging.py), so page 20,000
+        of a million customers costs what page 1 does.
+        """
         column_name, descending = parse_sort(sort)
         limit = max(1, min(int(limit), MAX_PAGE_SIZE))
         offset = max(0, int(offset))
-        order = self._order(column_name, descending)
-        query = self._filtered(search).order_by(*order).limit(limit).offset(offset)
-        items = [self._out(row) for row in self.session.execute(query)]
-        total = self.count(search) if with_total else Count(offset + len(items), exact=False)
+        term = (search or "").strip()
+        rows: Sequence[Any] | None = None
+        if not term and offset >= paging.DIRECT_LIMIT:
+            rows = self._deep_rows(column_name, descending, offset, limit)
+        if rows is None:
+            query = (
+                self._filtered(term)
+                .order_by(*self._order(column_name, descending))
+                .limit(limit)
+                .offset(offset)
+            )
+            rows = self.session.execute(query).all()
+        items = [self._out(row) for row in rows]
+        total = self.count(term) if with_total else Count(offset + len(items), exact=False)
         return Page(items=items, total=total, offset=offset, limit=limit)
+
+    def _deep_rows(
+        self, column_name: str, descending: bool, offset: int, limit: int
+    ) -> Sequence[Any]:
+        """Rows of a deep page, through cached anchors."""
+        parts = paging.segments(SORTS[column_name], column_name in NULLABLE_SORTS, self.dialect)
+        bind = self.session.get_bind()
+        key = (
+            repr(bind.engine.url),
+            self.tenant_id,
+            column_name,
+            paging.change_count(self.session, self.tenant_id),
+        )
+        anchors = paging.CACHE.get(key)
+        if anchors is None:
+            anchors = paging.compute_anchors(self.session, self.tenant_id, parts)
+            paging.CACHE.put(key, anchors)
+        if not descending:
+            return paging.ascending_slice(
+                self.session, self._scoped(), parts, anchors, offset, limit
+            )
+        # A descending page is an ascending slice read backwards.
+        start = anchors.total - offset - limit
+        count = limit + min(0, start)
+        start = max(0, start)
+        if count <= 0:
+            return []
+        if start < paging.DIRECT_LIMIT:
+            query = (
+                self._scoped().order_by(*self._order(column_name, False)).offset(start).limit(count)
+            )
+            rows = self.session.execute(query).all()
+        else:
+            rows = paging.ascending_slice(
+                self.session, self._scoped(), parts, anchors, start, count
+            )
+        return rows[::-1]
 
     def iter_all(self, *, search: str | None = None, batch: int = 5000) -> Iterable[CustomerOut]:
         """Every customer (optionally matching ``search``) in name order, streamed."""

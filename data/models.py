@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     ForeignKey,
     Index,
@@ -170,11 +171,16 @@ class Customer(TenantScoped, Base):
 
 
 class CustomerCount(TenantScoped, Base):
-    """Number of customers per tenant, kept exact by triggers in the same transaction."""
+    """Per tenant: the number of customers, and a counter of every change to them.
+
+    Both are kept exact by triggers in the same transaction as the change; ``changes``
+    tells cached paging anchors (data/paging.py) whether they still hold.
+    """
 
     __tablename__ = "customer_counts"
 
     n: Mapped[int] = mapped_column(Integer, default=0)
+    changes: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class AuditEvent(TenantScoped, Base):

@@ -106,6 +106,7 @@ def upgrade() -> None:
         "customer_counts",
         _tenant_fk(),
         sa.Column("n", sa.Integer, nullable=False, server_default="0"),
+        sa.Column("changes", sa.BigInteger, nullable=False, server_default="0"),
         sa.PrimaryKeyConstraint("tenant_id", name="pk_customer_counts"),
     )
     op.create_table(
@@ -163,15 +164,21 @@ def _sqlite_search_and_counts() -> None:
         """CREATE TRIGGER customers_ai AFTER INSERT ON customers BEGIN
             INSERT INTO customers_fts (rowid, name, email, phone)
                 VALUES (new.seq, new.name, new.email, new.phone);
-            INSERT INTO customer_counts (tenant_id, n) VALUES (new.tenant_id, 1)
-                ON CONFLICT (tenant_id) DO UPDATE SET n = n + 1;
+            INSERT INTO customer_counts (tenant_id, n, changes) VALUES (new.tenant_id, 1, 1)
+                ON CONFLICT (tenant_id) DO UPDATE SET n = n + 1, changes = changes + 1;
         END"""
     )
     op.execute(
         """CREATE TRIGGER customers_ad AFTER DELETE ON customers BEGIN
             INSERT INTO customers_fts (customers_fts, rowid, name, email, phone)
                 VALUES ('delete', old.seq, old.name, old.email, old.phone);
-            UPDATE customer_counts SET n = n - 1 WHERE tenant_id = old.tenant_id;
+            UPDATE customer_counts SET n = n - 1, changes = changes + 1
+                WHERE tenant_id = old.tenant_id;
+        END"""
+    )
+    op.execute(
+        """CREATE TRIGGER customers_changed AFTER UPDATE ON customers BEGIN
+            UPDATE customer_counts SET changes = changes + 1 WHERE tenant_id = new.tenant_id;
         END"""
     )
     op.execute(
@@ -207,9 +214,10 @@ def _postgresql_search_and_counts() -> None:
         """CREATE FUNCTION customer_counts_after_insert() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO customer_counts (tenant_id, n)
-                SELECT tenant_id, count(*) FROM new_rows GROUP BY tenant_id
-                ON CONFLICT (tenant_id) DO UPDATE SET n = customer_counts.n + excluded.n;
+            INSERT INTO customer_counts (tenant_id, n, changes)
+                SELECT tenant_id, count(*), count(*) FROM new_rows GROUP BY tenant_id
+                ON CONFLICT (tenant_id) DO UPDATE SET n = customer_counts.n + excluded.n,
+                    changes = customer_counts.changes + excluded.changes;
             RETURN NULL;
         END $$"""
     )
@@ -217,8 +225,18 @@ def _postgresql_search_and_counts() -> None:
         """CREATE FUNCTION customer_counts_after_delete() RETURNS trigger
         LANGUAGE plpgsql AS $$
         BEGIN
-            UPDATE customer_counts AS c SET n = c.n - d.n
+            UPDATE customer_counts AS c SET n = c.n - d.n, changes = c.changes + d.n
                 FROM (SELECT tenant_id, count(*) AS n FROM old_rows GROUP BY tenant_id) AS d
+                WHERE c.tenant_id = d.tenant_id;
+            RETURN NULL;
+        END $$"""
+    )
+    op.execute(
+        """CREATE FUNCTION customer_counts_after_update() RETURNS trigger
+        LANGUAGE plpgsql AS $$
+        BEGIN
+            UPDATE customer_counts AS c SET changes = c.changes + d.n
+                FROM (SELECT tenant_id, count(*) AS n FROM new_rows GROUP BY tenant_id) AS d
                 WHERE c.tenant_id = d.tenant_id;
             RETURN NULL;
         END $$"""
@@ -227,6 +245,11 @@ def _postgresql_search_and_counts() -> None:
         "CREATE TRIGGER customers_count_insert AFTER INSERT ON customers "
         "REFERENCING NEW TABLE AS new_rows "
         "FOR EACH STATEMENT EXECUTE FUNCTION customer_counts_after_insert()"
+    )
+    op.execute(
+        "CREATE TRIGGER customers_count_update AFTER UPDATE ON customers "
+        "REFERENCING NEW TABLE AS new_rows "
+        "FOR EACH STATEMENT EXECUTE FUNCTION customer_counts_after_update()"
     )
     op.execute(
         "CREATE TRIGGER customers_count_delete AFTER DELETE ON customers "
@@ -281,5 +304,6 @@ def downgrade() -> None:
     if dialect == "postgresql":
         op.execute("DROP FUNCTION IF EXISTS customer_counts_after_insert()")
         op.execute("DROP FUNCTION IF EXISTS customer_counts_after_delete()")
+        op.execute("DROP FUNCTION IF EXISTS customer_counts_after_update()")
     op.drop_table("users")
     op.drop_table("tenants")

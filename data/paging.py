@@ -1,0 +1,174 @@
+"""Pages that stay as fast deep in a million rows as on the first page.
+
+``OFFSET 900000`` makes a database walk 900,000 index entries.  Instead, for every sort
+the tenant is cut into *segments* (contiguous index ranges) and every ``STRIDE``-th row of
+each is remembered as an *anchor* (its sort key).  A page at any position is then a seek
+to the anchor just before it (a row-value comparison the index answers directly) plus an
+``OFFSET`` shorter than ``STRIDE``.
+
+Anchors are computed with one index scan per segment when first needed and cached per
+process, keyed by the tenant's change counter (``customer_counts.changes``, kept by
+triggers in the same transaction as every insert, update and delete): the first deep
+page after a write pays for one scan; every other page is a seek.  Shallow pages (and
+searches, whose counts are capped) use a plain ``OFFSET``, which is cheap there.
+
+Descending pages read the same ascending segments backwards, so one set of anchors
+serves both directions.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, func, select, true, tuple_
+from sqlalchemy.orm import Session
+
+from data.models import Customer, CustomerCount
+
+STRIDE = 1000
+DIRECT_LIMIT = 2 * STRIDE  # offsets below this read the index directly
+CACHE_SIZE = 64
+
+NULLABLE = frozenset({"phone", "address"})
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Rows of one index range, in ascending order of ``keys`` (the last key is the id)."""
+
+    where: tuple[ColumnElement[bool], ...]
+    keys: tuple[Any, ...]
+
+
+def segments(column: Any, nullable: bool, dialect: str) -> list[Segment]:
+    """The ascending order of a sort, as segments: non-empty values, then empty ones."""
+    if not nullable:
+        return [Segment((), (column, Customer.id))]
+    if dialect == "sqlite":
+        # The index leads with "col IS NULL"; constrain that expression, not IS NOT NULL.
+        filled = Segment((column.is_(None) == false(),), (column, Customer.id))
+        empty = Segment((column.is_(None) == true(), column.is_(None)), (Customer.id,))
+    else:
+        filled = Segment((column.is_not(None),), (column, Customer.id))
+        empty = Segment((column.is_(None),), (Customer.id,))
+    return [filled, empty]
+
+
+@dataclass(frozen=True)
+class Anchors:
+    sizes: tuple[int, ...]  # rows per segment
+    keys: tuple[tuple[tuple[Any, ...], ...], ...]  # per segment: key of rows 0, S, 2S, ...
+
+    @property
+    def total(self) -> int:
+        return sum(self.sizes)
+
+
+class AnchorCache:
+    """A small thread-safe LRU of anchors, per tenant, sort and change count."""
+
+    def __init__(self, size: int = CACHE_SIZE) -> None:
+        self._items: OrderedDict[tuple[Any, ...], Anchors] = OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> Anchors | None:
+        with self._lock:
+            found = self._items.get(key)
+            if found is not None:
+                self._items.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[Any, ...], anchors: Anchors) -> None:
+        with self._lock:
+            self._items[key] = anchors
+            self._items.move_to_end(key)
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+CACHE = AnchorCache()
+
+
+def change_count(session: Session, tenant_id: str) -> int:
+    value = session.execute(
+        select(CustomerCount.changes).where(CustomerCount.tenant_id == tenant_id)
+    ).scalar()
+    return int(value or 0)
+
+
+def compute_anchors(
+    session: Session, tenant_id: str, parts: Sequence[Segment]
+) -> Anchors:
+    stride = STRIDE
+    sizes: list[int] = []
+    keys: list[tuple[tuple[Any, ...], ...]] = []
+    for part in parts:
+        position = func.row_number().over(order_by=part.keys).label("position")
+        numbered = (
+            select(*part.keys, position)
+            .where(Customer.tenant_id == tenant_id, *part.where)
+            .subquery()
+        )
+        columns = list(numbered.c)
+        rows = session.execute(
+            select(*columns[:-1]).where((columns[-1] - 1) % stride == 0).order_by(columns[-1])
+        ).all()
+        anchor_keys = tuple(tuple(row) for row in rows)
+        if anchor_keys:
+            # Rows from the last anchor on: fewer than ``stride``, one short index range.
+            tail = select(func.count()).select_from(
+                select(Customer.id)
+                .where(
+                    Customer.tenant_id == tenant_id,
+                    *part.where,
+                    tuple_(*part.keys) >= tuple_(*anchor_keys[-1]),
+                )
+                .limit(stride)
+                .subquery()
+            )
+            size = (len(anchor_keys) - 1) * stride + int(session.execute(tail).scalar_one())
+        else:
+            size = 0
+        sizes.append(size)
+        keys.append(anchor_keys)
+    return Anchors(tuple(sizes), tuple(keys))
+
+
+def ascending_slice(
+    session: Session,
+    base: Select[Any],
+    parts: Sequence[Segment],
+    anchors: Anchors,
+    start: int,
+    count: int,
+) -> list[Any]:
+    """Rows ``start`` … ``start + count - 1`` of the ascending order, by anchor seeks."""
+    rows: list[Any] = []
+    position = start
+    for index, part in enumerate(parts):
+        size = anchors.sizes[index]
+        if position >= size:
+            position -= size
+            continue
+        anchor = position // STRIDE
+        skip = position - anchor * STRIDE
+        query = (
+            base.where(*part.where, tuple_(*part.keys) >= tuple_(*anchors.keys[index][anchor]))
+            .order_by(*part.keys)
+            .offset(skip)
+            .limit(count - len(rows))
+        )
+        rows += session.execute(query).all()
+        if len(rows) >= count:
+            break
+        position = 0  # the page goes on at the start of the next segment
+    return rows
