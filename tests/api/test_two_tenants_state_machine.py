@@ -212,7 +212,7 @@ def test_two_tenants_never_observe_each_other(client, make_tenant):  # type: ign
     run_state_machine_as_test(
         TwoTenants,
         settings=settings(
-            max_examples=20,
+            max_examples=15,
             stateful_step_count=10,
             deadline=None,
             database=None,
