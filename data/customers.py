@@ -34,9 +34,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from data import audit, paging
-from data.errors import Conflict, Forbidden, NotFound, StaleVersion
+from data.errors import Conflict, Forbidden, Invalid, NotFound, StaleVersion
 from data.models import Action, Customer, CustomerCount, new_id, utcnow
-from data.schemas import CustomerIn, CustomerOut, validate_customer
+from data.schemas import CustomerIn, CustomerOut, clean_text, validate_customer
 from data.tenancy import Actor, Permission
 from data.text import like_pattern
 
@@ -121,6 +121,15 @@ def case_variants(term: str) -> builtins.list[str]:
     return ["".join(combination) for combination in itertools.product(*options)]
 
 
+def check_search(term: str) -> str:
+    """Refuse a search no database can run (NUL, broken Unicode) with a sentence."""
+    try:
+        clean_text("search", term)
+    except ValueError as exc:
+        raise Invalid({"search": str(exc)}) from None
+    return term
+
+
 class CustomerRepository:
     def __init__(self, session: Session, tenant_id: str, actor: Actor | None = None) -> None:
         bound = session.info.get("tenant_id")
@@ -202,7 +211,7 @@ class CustomerRepository:
         query = self._scoped()
         term = (search or "").strip()
         if term:
-            query = query.where(self._search_clause(term))
+            query = query.where(self._search_clause(check_search(term)))
         return query
 
     def count(self, search: str | None = None) -> Count:

@@ -95,6 +95,7 @@ class Database:
                 max_overflow=2 * pool_size,
                 pool_timeout=10,
                 json_serializer=_json_dumps,
+                hide_parameters=True,  # values (customer data) never reach logs
             )
             if self.app_role:
                 self._install_set_role(self.engine, self.app_role)
@@ -120,6 +121,7 @@ class Database:
             self.url,
             connect_args={"check_same_thread": False, "timeout": self.busy_timeout_ms / 1000},
             json_serializer=_json_dumps,
+            hide_parameters=True,  # values (customer data) never reach logs
         )
         busy = int(self.busy_timeout_ms)
 

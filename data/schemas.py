@@ -18,7 +18,13 @@ from data.errors import Invalid
 from data.models import ADDRESS_MAX, EMAIL_MAX, NAME_MAX, PHONE_MAX
 
 FIELDS = ("name", "email", "phone", "address")
-LABELS = {"name": "Name", "email": "Email", "phone": "Phone", "address": "Address"}
+LABELS = {
+    "name": "Name",
+    "email": "Email",
+    "phone": "Phone",
+    "address": "Address",
+    "search": "Search",
+}
 LIMITS = {"name": NAME_MAX, "email": EMAIL_MAX, "phone": PHONE_MAX, "address": ADDRESS_MAX}
 
 
