@@ -183,18 +183,29 @@ class Database:
             session.info["database"] = self
             try:
                 with session.begin():
-                    self._start(session)
+                    self._start(session, tenant_id if write else None)
                     yield session
             except OperationalError as exc:
                 raise self.unavailable(exc) from None
 
-    @staticmethod
-    def _start(session: Session) -> None:
-        """Begin now, so that on SQLite the write lock is taken before any work."""
-        session.connection()
+    def _start(self, session: Session, writing_tenant: str | None) -> None:
+        """Begin now, so that on SQLite the write lock is taken before any work.
+
+        On PostgreSQL a tenant's write transaction first locks the tenant's row of
+        ``customer_counts``, which triggers update on every change of a customer.  Taken
+        first, it gives every writer of a tenant the same lock order; taken by the
+        triggers half-way, an import that holds it and waits for customer X deadlocks
+        with a save that changed X and waits for it.
+        """
+        connection = session.connection()
+        if writing_tenant is not None and self.dialect == "postgresql":
+            connection.execute(
+                text("SELECT 1 FROM customer_counts WHERE tenant_id = :tenant FOR UPDATE"),
+                {"tenant": writing_tenant},
+            )
 
     def unavailable(self, exc: DBAPIError) -> Unavailable:
-        if is_locked(exc):
+        if is_locked(exc) or is_contention(exc):
             return Unavailable(
                 "The database is busy with another write; please try again in a moment."
             )
@@ -284,6 +295,16 @@ def is_locked(exc: BaseException) -> bool:
     return isinstance(orig, sqlite3.OperationalError) and (
         "locked" in str(orig) or "busy" in str(orig)
     )
+
+
+# PostgreSQL gave up on a transaction because of other transactions, not because it is
+# down: serialization failure, deadlock, lock not available.
+CONTENTION_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
+
+
+def is_contention(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", exc)
+    return getattr(orig, "sqlstate", None) in CONTENTION_SQLSTATES
 
 
 # --- the tenant of a PostgreSQL transaction ----------------------------------------
