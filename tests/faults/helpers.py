@@ -1,0 +1,103 @@
+"""Helpers for the fault tests: a tenant's whole state, the CLI, a live API server.
+
+``tenant_state`` reads everything a tenant owns that an import or a writer can change:
+every customer column, the exact count kept by triggers, the audit events and the
+before-images of imports.  Two states compare equal only when nothing at all changed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+MANAGE = str(PROJECT_DIR / "manage.py")
+
+
+@dataclass(frozen=True)
+class TenantState:
+    customers: tuple[tuple[str, ...], ...]
+    count: int | None
+    audit: tuple[tuple[str, ...], ...]
+    import_changes: tuple[tuple[str, ...], ...]
+
+    def by_email(self) -> dict[str, dict[str, str]]:
+        """Customers keyed by email key: id, name, email, phone, address, version."""
+        keys = ("id", "name", "email", "email_key", "phone", "address", "created", "updated")
+        result = {}
+        for row in self.customers:
+            record = dict(zip((*keys, "version"), row, strict=True))
+            result[record["email_key"]] = record
+        return result
+
+
+def _rows(session: Any, sql: str, tenant_id: str) -> tuple[tuple[str, ...], ...]:
+    rows = session.execute(text(sql), {"t": tenant_id})
+    return tuple(sorted(tuple("" if v is None else str(v) for v in row) for row in rows))
+
+
+def tenant_state(database: Any, tenant_id: str) -> TenantState:
+    """Everything of the tenant an import or a writer can change, in one transaction."""
+    with database.transaction(tenant_id) as session:
+        customers = _rows(
+            session,
+            "SELECT id, name, email, email_key, phone, address, created_at, updated_at, version "
+            "FROM customers WHERE tenant_id = :t",
+            tenant_id,
+        )
+        count = session.execute(
+            text("SELECT n FROM customer_counts WHERE tenant_id = :t"), {"t": tenant_id}
+        ).scalar()
+        audit = _rows(
+            session,
+            "SELECT id, action, actor, customer_id, at FROM audit_events WHERE tenant_id = :t",
+            tenant_id,
+        )
+        changes = _rows(
+            session,
+            "SELECT import_id, customer_id, kind, version_after, before_name, before_email, "
+            "before_phone, before_address, before_version FROM import_changes "
+            "WHERE tenant_id = :t",
+            tenant_id,
+        )
+    return TenantState(customers, None if count is None else int(count), audit, changes)
+
+
+def csv_bytes(rows: list[dict[str, Any]], columns: tuple[str, ...] | None = None) -> bytes:
+    columns = columns or ("name", "email", "phone", "address")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
+    return buffer.getvalue().encode("utf-8")
+
+
+def database_url(database: Any) -> str:
+    return str(database.url.render_as_string(hide_password=False))
+
+
+def manage_env(database: Any, **extra: str) -> dict[str, str]:
+    return dict(os.environ, DATABASE_URL=database_url(database), **extra)
+
+
+def manage(
+    database: Any, *args: str, timeout: float = 300, **extra: str
+) -> subprocess.CompletedProcess[str]:
+    """``python manage.py ...`` against the test database; text output."""
+    return subprocess.run(
+        [sys.executable, MANAGE, *args],
+        capture_output=True,
+        text=True,
+        env=manage_env(database, **extra),
+        timeout=timeout,
+        check=False,
+    )
