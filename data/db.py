@@ -205,9 +205,15 @@ class Database:
             )
 
     def unavailable(self, exc: DBAPIError) -> Unavailable:
+        exc = first_failure(exc)
         if is_locked(exc) or is_contention(exc):
             return Unavailable(
                 "The database is busy with another write; please try again in a moment."
+            )
+        if is_disk_full(exc):
+            return Unavailable(
+                "The disk that holds the database is full; nothing was written. "
+                "Free some space, then try again."
             )
         if self.dialect == "sqlite":
             detail = str(getattr(exc, "orig", exc)).rstrip(".")
@@ -295,6 +301,35 @@ def is_locked(exc: BaseException) -> bool:
     return isinstance(orig, sqlite3.OperationalError) and (
         "locked" in str(orig) or "busy" in str(orig)
     )
+
+
+def first_failure(exc: DBAPIError) -> DBAPIError:
+    """The database error that started a chain of them.
+
+    After a disk or I/O error SQLite rolls the whole transaction back by itself, so the
+    rollback of the savepoint that follows fails with "no such savepoint"; that second
+    error must not hide the first.
+    """
+    first = exc
+    earlier = exc.__context__
+    while earlier is not None and _is_database_error(earlier):
+        if isinstance(earlier, OperationalError):
+            first = earlier
+        earlier = earlier.__context__
+    return first
+
+
+def _is_database_error(error: BaseException) -> bool:
+    return isinstance(error, DBAPIError | sqlite3.Error) or type(error).__module__.startswith(
+        "psycopg"
+    )
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    orig = getattr(exc, "orig", exc)
+    if isinstance(orig, sqlite3.Error):
+        return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+    return getattr(orig, "sqlstate", None) == "53100"  # PostgreSQL: disk_full
 
 
 # PostgreSQL gave up on a transaction because of other transactions, not because it is
