@@ -71,10 +71,12 @@ def tenant_state(database: Any, tenant_id: str) -> TenantState:
     return TenantState(customers, None if count is None else int(count), audit, changes)
 
 
-def csv_bytes(rows: list[dict[str, Any]], columns: tuple[str, ...] | None = None) -> bytes:
+def csv_bytes(
+    rows: list[dict[str, Any]], columns: tuple[str, ...] | None = None, delimiter: str = ","
+) -> bytes:
     columns = columns or ("name", "email", "phone", "address")
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\n", delimiter=delimiter)
     writer.writerow(columns)
     for row in rows:
         writer.writerow(["" if row.get(c) is None else row[c] for c in columns])
