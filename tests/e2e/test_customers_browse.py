@@ -101,13 +101,15 @@ def test_sort_by_email_descending_orders_the_rows(
 def test_paging_forward_back_and_jump_to_a_page_number(
     page: Page, server: Server, tenant: str, shot: Shots
 ) -> None:
-    sign_in(page, server, "browse-viewer")
+    sign_in(page, server, "browse-editor")  # the page as most users see it
     pages = {
         n: expected(server, tenant, sort="name", limit=50, offset=(n - 1) * 50) for n in (1, 2, 3)
     }
     caption = main(page).get_by_text(re.compile(r"^Showing .* customers · page"))
     expect(caption).to_have_text(f"Showing 1–50 of {TOTAL} customers · page 1 of 3")
     expect(main(page).get_by_role("button", name="Previous")).to_be_disabled()
+    Grid(page).expect_column("Name", pages[1], rows_in_view=True)
+    shot(page, "page-1")
 
     click(page, main(page).get_by_role("button", name="Next"))
     expect(caption).to_have_text(f"Showing 51–100 of {TOTAL} customers · page 2 of 3")
