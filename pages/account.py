@@ -7,11 +7,12 @@ from data.models import Role
 from data.users import UserDirectory
 from ui import auth
 from ui.db import tenant_session
+from ui.text import literal
 
 user = auth.require(Role.VIEWER)
 
 st.title("Account")
-st.write(f"**{user.display_name}** · `{user.username}` · role **{user.role.value}**")
+st.write(f"**{literal(user.display_name)}** · `{user.username}` · role **{user.role.value}**")
 
 st.subheader("Change password")
 with st.form("change_password", clear_on_submit=True):

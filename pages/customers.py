@@ -9,6 +9,7 @@ from ui import grid as g
 from ui.customer_table import PageState, load_page, paging_controls, table_controls
 from ui.db import database
 from ui.export import export_control
+from ui.text import literal
 
 user = auth.require(Role.VIEWER)
 editor = auth.can(user, Role.EDITOR)
@@ -33,7 +34,10 @@ except DataError as exc:
 
 if page.total.value == 0 and not state.drafts:
     if query.search:
-        st.info(f"No customer matches “{query.search}”. Try fewer letters, or clear the search.")
+        st.info(
+            f"No customer matches “{literal(query.search)}”. "
+            "Try fewer letters, or clear the search."
+        )
     elif editor:
         st.info(
             "No customers yet. Add one with **Add Customer**, "

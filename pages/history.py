@@ -11,6 +11,7 @@ from data.models import Role
 from ui import auth, feedback
 from ui.db import tenant_session
 from ui.history import ACTION_LABELS, diff_rows, import_counts, subject
+from ui.text import literal
 from ui.timefmt import local
 
 user = auth.require(Role.VIEWER)
@@ -68,7 +69,7 @@ def restore(customer_id: str) -> None:
         st.session_state["history_error"] = str(exc)
         return
     feedback.changed(user.tenant_id)
-    feedback.success(f"Restored {restored.name}.")
+    feedback.success(f"Restored {literal(restored.name)}.")
 
 
 def undo(import_id: str) -> None:
@@ -90,7 +91,7 @@ if error:
 
 for event in events:
     action = ACTION_LABELS.get(event.action, event.action)
-    label = f"{local(event.at)} · {action} · {subject(event)} · by {event.actor}"
+    label = f"{local(event.at)} · {action} · {literal(subject(event))} · by {literal(event.actor)}"
     with st.expander(label):
         if event.action in ("import", "undo_import"):
             st.json(import_counts(event), expanded=True)

@@ -9,6 +9,7 @@ from data.errors import DataError
 from data.users import UserInfo
 from ui import feedback
 from ui.db import tenant_session
+from ui.text import literal
 
 CONFIRM = "delete_confirm"
 UNDO = "delete_undo"
@@ -54,7 +55,7 @@ def _confirm_dialog(user: UserInfo, ids: list[str]) -> None:
         except DataError as exc:
             st.error(str(exc))
             return
-        listed = ", ".join(names) + (
+        listed = ", ".join(literal(name) for name in names) + (
             f" and {count - len(names)} more" if count > len(names) else ""
         )
         st.write(f"This deletes **{listed}**. You can undo it right after, or later from History.")
@@ -78,7 +79,7 @@ def _delete(user: UserInfo, ids: list[str]) -> None:
         st.error(f"Nothing was deleted: {exc}")
         return
     feedback.changed(user.tenant_id)
-    names = ", ".join(c.name for c in deleted[:3]) + ("…" if len(deleted) > 3 else "")
+    names = ", ".join(literal(c.name) for c in deleted[:3]) + ("…" if len(deleted) > 3 else "")
     st.session_state[UNDO] = {
         "ids": [c.id for c in deleted],
         "message": f"Deleted {len(deleted)} customer{'s' if len(deleted) != 1 else ''}: {names}",

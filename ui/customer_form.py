@@ -13,6 +13,7 @@ from data.schemas import FIELDS
 from data.users import UserInfo
 from ui import feedback
 from ui.db import tenant_session
+from ui.text import literal
 
 STATE = "customer_form"
 LABELS = {"name": "Customer Name", "email": "Email", "phone": "Phone", "address": "Address"}
@@ -53,10 +54,10 @@ def _submit(user: UserInfo) -> None:
             repository = CustomerRepository(session, user.tenant_id, user.actor)
             if state["id"] is None:
                 saved = repository.create(values)
-                message = f"Added {saved.name}."
+                message = f"Added {literal(saved.name)}."
             else:
                 saved = repository.update(state["id"], values, expected_version=state["version"])
-                message = f"Saved {saved.name}."
+                message = f"Saved {literal(saved.name)}."
     except Invalid as exc:
         state["errors"] = exc.errors
     except StaleVersion as exc:

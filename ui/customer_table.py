@@ -18,6 +18,7 @@ from data.customers import SORTS, Count, CustomerRepository
 from data.users import UserInfo
 from ui import grid as g
 from ui.db import tenant_session
+from ui.text import literal
 
 SORT_LABELS = {
     "name": "Name",
@@ -171,7 +172,8 @@ class PageState:
             )
         for draft in conflicts:
             with st.container(border=True):
-                st.warning(f"**{draft.values.get('name') or 'A customer'}** — {draft.problem}")
+                name = literal(draft.values.get("name") or "A customer")
+                st.warning(f"**{name}** — {literal(draft.problem)}")
                 rows = {
                     "Field": [g.COLUMN[f] for f in g.FIELDS],
                     "Your values": [draft.values.get(f) or "—" for f in g.FIELDS],

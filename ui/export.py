@@ -11,6 +11,7 @@ from data.csv_export import export_csv, export_filename
 from data.tenancy import get_tenant
 from data.users import UserInfo
 from ui.db import database, tenant_session
+from ui.text import literal
 
 MEMORY_LIMIT = 32 * 1024 * 1024  # larger exports spill to a temporary file
 
@@ -22,7 +23,7 @@ def export_control(
     with container.popover("Export CSV", icon=":material/download:", width="stretch"):
         only_matches = False
         if search:
-            only_matches = st.toggle(f"Only customers matching “{search}”", value=True)
+            only_matches = st.toggle(f"Only customers matching “{literal(search)}”", value=True)
         bom = st.checkbox(
             "For Excel (UTF-8 with a byte order mark)",
             help="Excel needs the mark to read accents and other scripts right.",

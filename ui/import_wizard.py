@@ -36,6 +36,7 @@ from data.errors import DataError
 from data.users import UserInfo
 from ui import feedback
 from ui.db import database
+from ui.text import literal
 
 UPLOADS = VAR_DIR / "uploads"
 STATE = "import_wizard"
@@ -141,7 +142,7 @@ def preview_step(upload: Upload) -> Preview | None:
         st.error(str(exc))
         return None
     st.caption(
-        f"**{upload.name}** · {upload.size / 1e6:,.1f} MB · {result.encoding} · "
+        f"**{literal(upload.name)}** · {upload.size / 1e6:,.1f} MB · {result.encoding} · "
         f"{result.delimiter}-separated · {len(result.header)} columns"
     )
     return result
