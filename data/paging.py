@@ -105,9 +105,7 @@ def change_count(session: Session, tenant_id: str) -> int:
     return int(value or 0)
 
 
-def compute_anchors(
-    session: Session, tenant_id: str, parts: Sequence[Segment]
-) -> Anchors:
+def compute_anchors(session: Session, tenant_id: str, parts: Sequence[Segment]) -> Anchors:
     stride = STRIDE
     sizes: list[int] = []
     keys: list[tuple[tuple[Any, ...], ...]] = []
