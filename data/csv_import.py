@@ -55,8 +55,8 @@ from data.tenancy import Actor, Permission
 MAX_ERRORS = 1000  # errors kept in the summary; all of them go to the error report
 BATCH_ROWS = 5000
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this, validating in-process is faster
-SQLITE_CACHE_MB = 48  # page cache of the database file while importing (SQLite)
-SQLITE_TEMP_CACHE_MB = 16  # and of the staging tables
+SQLITE_CACHE_MB = 32  # page cache of the database file while importing (SQLite)
+SQLITE_TEMP_CACHE_MB = 8  # and of the staging tables
 ERROR_COLUMN = "error"
 T = TypeVar("T")
 
@@ -257,7 +257,7 @@ def checked_batches(
 
     # Reading, parsing and talking to the workers go on in a thread while this one
     # waits for the database (both drivers release the GIL while the database works).
-    yield from prefetch(validated(), 4)
+    yield from prefetch(validated(), 2)
 
 
 _DONE = object()
