@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import random
 import sqlite3
@@ -41,6 +42,22 @@ LOGIN_USERNAME_SETTING = "app.login_username"
 LOGIN_USER_ID_SETTING = "app.login_user_id"
 
 BEGIN_RETRIES = 4
+
+
+class _NoResultRows(logging.Filter):
+    """Keep result rows out of SQLAlchemy's engine log.
+
+    With ``sqlalchemy.engine`` at DEBUG, every row a query returns is logged: customer
+    data, and the password hashes of sign-in.  As ``hide_parameters`` does for the values
+    sent, this drops the rows (and column lists) the database sends back; the
+    statements themselves are still logged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.endswith(("Row %r", "Col %r")))
+
+
+logging.getLogger("sqlalchemy.engine.Engine").addFilter(_NoResultRows())
 
 
 def normalise_url(url: str) -> URL:
