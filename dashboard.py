@@ -12,6 +12,7 @@ st.set_page_config(page_title="Inventory Pro — Customers", page_icon="📦", l
 from data.errors import DataError  # noqa: E402  (set_page_config comes first)
 from data.models import Role  # noqa: E402
 from ui import auth  # noqa: E402
+from ui.text import literal  # noqa: E402
 
 try:
     user = auth.resolve_user()
@@ -41,7 +42,7 @@ else:
         )
     pages = {"Customers": work, "Settings": account}
     with st.sidebar:
-        st.caption(f"Signed in as **{user.display_name}** · {user.role.value}")
+        st.caption(f"Signed in as **{literal(user.display_name)}** · {user.role.value}")
         st.button(
             "Sign out", icon=":material/logout:", width="stretch", on_click=auth.request_sign_out
         )
