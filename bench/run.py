@@ -585,6 +585,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", choices=list(MEASUREMENTS), help="run only these")
     parser.add_argument("--no-results", action="store_true", help="do not append RESULTS.md")
     parser.add_argument("--keep", action="store_true", help="keep the scratch databases")
+    parser.add_argument(
+        "--soak-seconds",
+        type=float,
+        default=600,
+        help="then the mixed-load soak (bench/soak.py) for this long per database; 0 skips it",
+    )
     args = parser.parse_args(argv)
     if not Path(TIME).exists():
         raise SystemExit("bench: /usr/bin/time is missing; install Debian's 'time' package.")
@@ -633,6 +639,10 @@ def main(argv: list[str] | None = None) -> int:
         with RESULTS.open("a", encoding="utf-8") as handle:
             handle.write(text + "\n")
     print(json.dumps({r.work: r.verdict for r in results}, ensure_ascii=False))
+    if args.soak_seconds > 0:
+        import soak  # bench/soak.py, next to this file
+
+        soak.run(args.soak_seconds, results=None if args.no_results else RESULTS)
     return 0
 
 
