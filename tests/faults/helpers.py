@@ -12,11 +12,19 @@ import io
 import os
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
+
+from data.customers import CustomerRepository
+from data.db import Database, enter_tenant
+from data.models import Role
+from data.sample import customers as sample_customers
+from data.tenancy import create_tenant
+from data.users import create_user
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 MANAGE = str(PROJECT_DIR / "manage.py")
@@ -103,3 +111,39 @@ def manage(
         timeout=timeout,
         check=False,
     )
+
+
+class FreshSqlite:
+    """A new SQLite database file with one tenant, its editor and ``customers`` customers."""
+
+    def __init__(self, folder: Path, customers: int = 200) -> None:
+        self.path = folder / "fresh.db"
+        self.url = f"sqlite:///{self.path}"
+        self.database = Database(self.url)
+        self.database.migrate()
+        with self.database.transaction(None, write=True) as session:
+            tenant = create_tenant(session, f"disk-{uuid.uuid4().hex[:8]}")
+            enter_tenant(session, tenant.id)
+            self.editor, _ = create_user(
+                session, tenant.id, f"ed-{uuid.uuid4().hex[:8]}", Role.EDITOR
+            )
+            repository = CustomerRepository(session, tenant.id, self.editor.actor)
+            for record in sample_customers(customers, seed=7):
+                repository.create(record)
+        self.tenant_id = tenant.id
+        self.checkpoint()
+
+    def checkpoint(self) -> None:
+        with self.database.engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def pages(self) -> int:
+        with self.database.engine.connect() as conn:
+            return int(conn.execute(text("PRAGMA page_count")).scalar_one())
+
+    def intact(self) -> bool:
+        with self.database.engine.connect() as conn:
+            return conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+
+    def env(self) -> dict[str, str]:
+        return dict(os.environ, DATABASE_URL=self.url)

@@ -16,7 +16,6 @@ same import goes through once there is room again.
 
 from __future__ import annotations
 
-import os
 import resource
 import subprocess
 import sys
@@ -27,24 +26,19 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, text
+from sqlalchemy import event
 
 from api.main import create_app
 from api.security import issue_token
-from data.customers import CustomerRepository
-from data.db import Database, enter_tenant
-from data.models import Role
 from data.sample import customers as sample_customers
-from data.tenancy import create_tenant
-from data.users import create_user
-from tests.faults.helpers import MANAGE, PROJECT_DIR, csv_bytes, tenant_state
+from tests.faults.helpers import MANAGE, PROJECT_DIR, FreshSqlite, csv_bytes, tenant_state
 
 DISK_FULL = (
     "The disk that holds the database is full; nothing was written. "
     "Free some space, then try again."
 )
 IO_ERROR = "The database file cannot be used: disk I/O error."
-EXISTING = 200
+EXISTING = 200  # customers of the tenant before the import (FreshSqlite)
 IMPORTED = 3000
 SPARE_PAGES = 40  # room for a few hundred rows, far fewer than the import needs
 SPARE_BYTES = 64 * 1024
@@ -72,42 +66,6 @@ sys.exit(manage.main())
 """
 
 
-class Fresh:
-    """A new SQLite database file with one tenant, its editor and some customers."""
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / "full.db"
-        self.url = f"sqlite:///{self.path}"
-        self.database = Database(self.url)
-        self.database.migrate()
-        with self.database.transaction(None, write=True) as session:
-            tenant = create_tenant(session, f"disk-{uuid.uuid4().hex[:8]}")
-            enter_tenant(session, tenant.id)
-            self.editor, _ = create_user(
-                session, tenant.id, f"ed-{uuid.uuid4().hex[:8]}", Role.EDITOR
-            )
-            repository = CustomerRepository(session, tenant.id, self.editor.actor)
-            for record in sample_customers(EXISTING, seed=7):
-                repository.create(record)
-        self.tenant_id = tenant.id
-        self.checkpoint()
-
-    def checkpoint(self) -> None:
-        with self.database.engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-
-    def pages(self) -> int:
-        with self.database.engine.connect() as conn:
-            return int(conn.execute(text("PRAGMA page_count")).scalar_one())
-
-    def intact(self) -> bool:
-        with self.database.engine.connect() as conn:
-            return conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
-
-    def env(self) -> dict[str, str]:
-        return dict(os.environ, DATABASE_URL=self.url)
-
-
 def import_rows() -> bytes:
     tag = uuid.uuid4().hex[:6]
     return csv_bytes(
@@ -118,7 +76,9 @@ def import_rows() -> bytes:
     )
 
 
-def run_cli(fresh: Fresh, csv_path: Path, limit: str | None) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    fresh: FreshSqlite, csv_path: Path, limit: str | None
+) -> subprocess.CompletedProcess[str]:
     args = ["import-csv", str(csv_path), "--tenant", fresh.tenant_id]
     command = [sys.executable, MANAGE, *args]
     before_start: Callable[[], None] | None = None
@@ -150,7 +110,7 @@ def run_cli(fresh: Fresh, csv_path: Path, limit: str | None) -> subprocess.Compl
 
 @pytest.mark.parametrize("limit", ["page-limit", "file-size-limit"])
 def test_cli_import_on_a_full_disk_is_one_sentence_and_leaves_the_database_intact(tmp_path, limit):
-    fresh = Fresh(tmp_path)
+    fresh = FreshSqlite(tmp_path)
     csv_path = tmp_path / "customers.csv"
     csv_path.write_bytes(import_rows())
     before = tenant_state(fresh.database, fresh.tenant_id)
@@ -174,7 +134,7 @@ def test_cli_import_on_a_full_disk_is_one_sentence_and_leaves_the_database_intac
 
 
 def test_api_import_on_a_full_disk_is_a_503_sentence_and_the_api_keeps_serving(tmp_path):
-    fresh = Fresh(tmp_path)
+    fresh = FreshSqlite(tmp_path)
     limit = {"pages": fresh.pages() + SPARE_PAGES}
 
     @event.listens_for(fresh.database.engine, "connect")

@@ -25,7 +25,7 @@ from data.schemas import validate_customer
 from tests.api.conftest import fake_client_address
 
 FUZZ = settings(
-    max_examples=100,
+    max_examples=75,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

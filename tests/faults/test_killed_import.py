@@ -28,7 +28,7 @@ from sqlalchemy import text
 from data.schemas import normalise_email
 from tests.faults.helpers import MANAGE, TenantState, csv_bytes, manage, manage_env, tenant_state
 
-RUNS = 8
+RUNS = 6
 BASE_ROWS = 1500  # customers the tenant has before the killed runs; each run updates them all
 NEW_ROWS = 1500  # customers each run adds
 WINDOW = 1.1  # kill moments spread over this many times a full import's duration
