@@ -196,11 +196,25 @@ def require(role: Role = Role.VIEWER) -> UserInfo:
     """The first line of every page: stop unless signed in with at least ``role``."""
     user = current_user()
     if user is None:
+        _to_the_entry_page()
         st.stop()
     if RANK[user.role] < RANK[role]:
         st.error(f"This page needs the {role.value} role; you are signed in as {user.role.value}.")
         st.stop()
     return user
+
+
+def _to_the_entry_page() -> None:
+    """A page URL opened on a freshly started server, before the entry script ever ran.
+
+    Streamlit then treats pages/ as an old-style multipage app and runs the page alone,
+    listing every file of pages/ in the sidebar.  Going to the entry script instead
+    gives the Sign in page and the real navigation.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        st.switch_page("dashboard.py")
 
 
 def can(user: UserInfo, role: Role) -> bool:

@@ -8,6 +8,7 @@ from data.customers import CustomerRepository
 from data.errors import DataError
 from data.users import UserInfo
 from ui import feedback
+from ui.customer_table import request_reset
 from ui.db import tenant_session
 from ui.text import literal
 
@@ -97,5 +98,6 @@ def _undo(user: UserInfo, ids: list[str]) -> None:
         return
     st.session_state.pop(UNDO, None)
     feedback.changed(user.tenant_id)
+    request_reset()
     feedback.success(f"Restored {len(restored)} customer{'s' if len(restored) != 1 else ''}.")
     st.rerun()

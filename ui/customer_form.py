@@ -12,6 +12,7 @@ from data.errors import Conflict, DataError, Invalid, NotFound, StaleVersion
 from data.schemas import FIELDS
 from data.users import UserInfo
 from ui import feedback
+from ui.customer_table import request_reset
 from ui.db import tenant_session
 from ui.text import literal
 
@@ -71,6 +72,7 @@ def _submit(user: UserInfo) -> None:
     else:
         state["done"] = message
         feedback.changed(user.tenant_id)
+        request_reset()
 
 
 def render(user: UserInfo) -> None:

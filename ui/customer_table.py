@@ -67,14 +67,26 @@ class Query:
         return (self.page - 1) * self.size
 
 
+RESET = "customers_reset_grid"
+
+
+def request_reset() -> None:
+    """After a change made outside the grid (dialog, delete, undo): redraw it from the data."""
+    st.session_state[RESET] = True
+
+
 def _editor_has_edits(key: str | None) -> bool:
+    """Does the grid hold typed changes?  Ticking rows for Edit or Delete does not count."""
     value: Any = st.session_state.get(key) if key else None
     if not value:
         return False
     try:
-        return bool(
-            value.get("edited_rows") or value.get("added_rows") or value.get("deleted_rows")
+        edited = value.get("edited_rows") or {}
+        typed = any(set(cells) - {g.SELECT} for cells in edited.values())
+        added = any(
+            any(v not in (None, "") for v in row.values()) for row in value.get("added_rows") or []
         )
+        return typed or added or bool(value.get("deleted_rows"))
     except AttributeError:
         return False
 
@@ -134,9 +146,14 @@ class PageState:
         self.generation_key = f"customers_gen:{base}"
         self.snapshot_key = f"customers_snapshot:{base}"
         self.drafts_key = f"customers_drafts:{base}"
-        generation = st.session_state.get(self.generation_key, 0)
-        self.editor_key = f"customers_grid:{base}:{generation}"
+        self._base = base
+        self.editor_key = self._editor_key()
         st.session_state[LAST_EDITOR] = (self.editor_key, self.drafts_key)
+        if st.session_state.pop(RESET, False):
+            self._reset_editor()
+
+    def _editor_key(self) -> str:
+        return f"customers_grid:{self._base}:{st.session_state.get(self.generation_key, 0)}"
 
     @property
     def drafts(self) -> dict[str, g.Draft]:
@@ -147,8 +164,11 @@ class PageState:
         return _editor_has_edits(self.editor_key)
 
     def _reset_editor(self) -> None:
+        """A fresh grid (new widget key) drawn from the data on the next run."""
         st.session_state[self.generation_key] = st.session_state.get(self.generation_key, 0) + 1
         st.session_state.pop(self.snapshot_key, None)
+        self.editor_key = self._editor_key()
+        st.session_state[LAST_EDITOR] = (self.editor_key, self.drafts_key)
 
     def discard(self) -> None:
         st.session_state.pop(self.drafts_key, None)

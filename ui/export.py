@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tempfile
-from typing import IO
 
 import streamlit as st
 
@@ -36,11 +35,13 @@ def export_control(
         with tenant_session(user) as session:
             tenant_name = get_tenant(session, user.tenant_id).name
 
-        def build() -> IO[bytes]:
-            spool = tempfile.SpooledTemporaryFile(max_size=MEMORY_LIMIT)  # noqa: SIM115
-            export_csv(database(), user.tenant_id, user.actor, spool, search=scope, bom=bom)
-            spool.seek(0)
-            return spool
+        def build() -> bytes:
+            # Streamlit serves a download from memory: the file is built in a spooled
+            # temporary file and handed over once (the CLI and the API stream instead).
+            with tempfile.SpooledTemporaryFile(max_size=MEMORY_LIMIT) as spool:
+                export_csv(database(), user.tenant_id, user.actor, spool, search=scope, bom=bom)
+                spool.seek(0)
+                return spool.read()
 
         st.download_button(
             "Download CSV",

@@ -142,7 +142,7 @@ def preview_step(upload: Upload) -> Preview | None:
         st.error(str(exc))
         return None
     st.caption(
-        f"**{literal(upload.name)}** · {upload.size / 1e6:,.1f} MB · {result.encoding} · "
+        f"**{literal(upload.name)}** · {_size(upload.size)} · {result.encoding} · "
         f"{result.delimiter}-separated · {len(result.header)} columns"
     )
     return result
@@ -184,11 +184,20 @@ def options_step() -> tuple[ImportMode, bool]:
     )
     left.caption(MODE_HELP[mode])
     partial = right.toggle(
-        "Import the valid rows even if some are invalid",
+        "Import the valid rows anyway",
         key="import_partial",
-        help="Off (default): if any row is invalid, nothing is imported.",
+        help="Off (default): if any row is invalid, nothing is imported. On: the valid "
+        "rows are imported and the invalid ones are left out (see the error report).",
     )
     return ImportMode(mode), bool(partial)
+
+
+def _size(size: int) -> str:
+    if size < 1000:
+        return f"{size} bytes"
+    if size < 1_000_000:
+        return f"{size / 1000:,.0f} KB"
+    return f"{size / 1e6:,.1f} MB"
 
 
 def _signature(upload: Upload, mapping: dict[str, str], mode: ImportMode) -> str:

@@ -23,12 +23,6 @@ SECRET = {
     "address": "Hidden Street 1",
 }
 RECORDS: list[dict[str, str | None]] = [SECRET, *customers(20, seed=7)]
-LEGACY_PAGES_FOLDER_MODE = (
-    "Until some session has run dashboard.py (st.navigation), Streamlit serves the pages/ "
-    "folder as a legacy multipage app: a page URL opened first on a fresh server runs "
-    "that page alone, its guard stops it, and the user gets a blank page with every file "
-    "of pages/ (users, import csv, sign in...) listed in the sidebar and no Sign in form"
-)
 PAGES = ["", "customers", "overview", "import_csv", "history", "users", "account", "sign-in"]
 
 
@@ -64,8 +58,6 @@ def test_page_url_before_sign_in_offers_the_sign_in_form_and_no_other_page(
     request: pytest.FixtureRequest, page: Page, cold: tuple[Server, str], shot: Shots
 ) -> None:
     server, path = cold
-    if path not in ("", "sign-in"):
-        request.applymarker(pytest.mark.xfail(strict=True, reason=LEGACY_PAGES_FOLDER_MODE))
     open_app(page, server, path)
     # open_app waited for the run to end: the form is there by now, or not at all.
     expect(main(page).get_by_role("button", name="Sign in")).to_be_visible(timeout=5000)

@@ -285,22 +285,8 @@ def test_delete_asks_for_confirmation_and_undo_brings_the_customers_back(
 
 # -- what the page shows after a change -----------------------------------------------
 
-TICKED_ROWS_FREEZE_THE_PAGE = (
-    "ui/customer_table.py counts a ticked Select box as an unsaved edit (_editor_has_edits "
-    "reads edited_rows, which holds the ticks), so load_page keeps serving the snapshot "
-    "taken before the tick: after Delete or an Edit-dialog save of ticked rows the grid "
-    "still shows the old rows, ticked, with the old count, and the page stays locked"
-)
-CONTROLS_LOCKED_AFTER_SAVE = (
-    "ui/customer_table.py locked() reads LAST_EDITOR, the editor key of the previous run; "
-    "after Save (which starts a new editor generation) that old key still holds the "
-    "edited rows, so search, sort and paging stay disabled with 'You have unsaved "
-    "changes' until the next interaction"
-)
-
 
 @ON_SQLITE
-@pytest.mark.xfail(strict=True, reason=TICKED_ROWS_FREEZE_THE_PAGE)
 @pytest.mark.parametrize("change", ["delete", "edit-dialog"])
 def test_after_a_change_to_ticked_rows_the_grid_shows_the_stored_rows_unticked(
     page: Page, server: Server, shot: Shots, change: str
@@ -331,7 +317,6 @@ def test_after_a_change_to_ticked_rows_the_grid_shows_the_stored_rows_unticked(
     expect(main(page).get_by_text("You have unsaved changes on this page")).to_have_count(0)
 
 
-@pytest.mark.xfail(strict=True, reason=CONTROLS_LOCKED_AFTER_SAVE)
 @ON_SQLITE
 def test_after_save_search_sort_and_paging_are_usable_again(
     page: Page, server: Server, shot: Shots

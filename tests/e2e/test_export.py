@@ -30,14 +30,6 @@ TRICKY: list[dict[str, str | None]] = [
 ]
 
 
-DOWNLOAD_FAILS = (
-    "ui/export.py build() returns a SpooledTemporaryFile; Streamlit's deferred download "
-    "accepts only str, bytes or a few io classes, so the click logs MediaFileStorageError "
-    "('Callable returned unsupported type') and no file is downloaded"
-)
-pytestmark = pytest.mark.xfail(strict=True, reason=DOWNLOAD_FAILS)
-
-
 @pytest.fixture(scope="module")
 def tenant(server: Server) -> str:
     tenant = server.tenant("export")

@@ -96,7 +96,7 @@ def test_import_wizard_maps_checks_imports_the_valid_rows_and_reports_the_rest(
     shot(page, "checked-with-errors", full_page=True)
     assert [c.email for c in server.all_customers(tenant)] == [EXISTING["email"]]
 
-    click(page, main(page).get_by_text("Import the valid rows even if some are invalid"))
+    click(page, main(page).get_by_text("Import the valid rows anyway"))
     expect(run).to_be_enabled()
     click(page, run)
     summary = main(page).get_by_test_id("stAlert").filter(has_text="Imported contacts.csv")
