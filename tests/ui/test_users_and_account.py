@@ -180,4 +180,3 @@ def test_account_creates_an_api_token_for_the_signed_in_user(dashboard, database
     assert principal.role.value == "viewer"
     app.run()
     assert not app.code  # shown once
-
