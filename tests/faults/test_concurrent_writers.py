@@ -46,6 +46,8 @@ MAX_ATTEMPTS = 300
 CREATE_SHARE = 0.15  # share of a writer's turns spent trying to create a pool email
 RACE = "Another change to the same customers happened during the import"
 
+pytestmark = pytest.mark.timeout(600)
+
 
 @dataclass(frozen=True)
 class Claim:
@@ -300,6 +302,3 @@ def test_dashboard_api_and_cli_writing_at_once_lose_no_update_and_duplicate_no_e
             {"t": tenant.id},
         ).scalar_one()
     assert bulk == IMPORT_RUNS * BULK_ROWS
-
-
-pytestmark = pytest.mark.timeout(600)
