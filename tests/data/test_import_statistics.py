@@ -1,0 +1,70 @@
+"""A large import leaves PostgreSQL's planner statistics up to date (bench/RESULTS.md).
+
+Right after a million-row import, before autovacuum's ANALYZE, deep pages and searches
+were planned for a tiny tenant and read every row.  The import refreshes the statistics
+of ``customers`` when it commits; a small import leaves that to autovacuum.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pytest
+from sqlalchemy import text
+
+from data import csv_import
+from data.csv_import import import_csv
+from data.sample import customers
+
+
+def csv_of(count: int, seed: int) -> bytes:
+    lines = ["name,email,phone"]
+    for index, record in enumerate(customers(count, seed=seed)):
+        lines.append(f'"{record["name"]}",{index}.{record["email"]},{record["phone"] or ""}')
+    return "\n".join(lines).encode()
+
+
+def planner_rows(database: Any) -> float:
+    """What the planner believes ``customers`` holds (pg_class.reltuples, set by ANALYZE)."""
+    with database.owner_engine().connect() as conn:
+        return float(
+            conn.execute(
+                text("SELECT reltuples FROM pg_class WHERE oid = 'customers'::regclass")
+            ).scalar_one()
+        )
+
+
+def stored_rows(database: Any) -> int:
+    with database.owner_engine().connect() as conn:
+        return int(conn.execute(text("SELECT count(*) FROM customers")).scalar_one())
+
+
+@pytest.mark.parametrize(("rows", "refreshed"), [(12, True), (3, False)], ids=["large", "small"])
+def test_import_refreshes_planner_statistics_only_when_large(
+    database: Any,
+    backend: str,
+    tenant: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    rows: int,
+    refreshed: bool,
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("planner statistics are PostgreSQL's (SQLite plans from its indexes)")
+    monkeypatch.setattr(csv_import, "ANALYZE_AFTER_ROWS", 10)
+    with database.owner_engine().begin() as conn:
+        conn.execute(text("ANALYZE customers"))
+    before = stored_rows(database)
+
+    summary = import_csv(
+        database,
+        tenant.id,
+        tenant.editor.actor,
+        io.BytesIO(csv_of(rows, seed=rows)),
+        filename="c.csv",
+    )
+
+    assert summary.created == rows
+    assert stored_rows(database) == before + rows
+    expected = before + rows if refreshed else before
+    assert planner_rows(database) == expected
