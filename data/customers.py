@@ -64,6 +64,8 @@ SORTS: dict[str, Any] = {
 # Columns that may be empty (NULL): empty values sort last ascending, first descending,
 # on every database (PostgreSQL's default; SQLite's is the opposite).
 NULLABLE_SORTS = frozenset({"phone", "address"})
+# Sorts whose column is unique in the tenant: the id is not needed to order them.
+UNIQUE_SORTS = frozenset({"email"})
 
 # PostgreSQL only: name, email and phone in one generated column with a trigram index.
 SEARCH_TEXT: ColumnElement[str] = literal_column("customers.search_text")
@@ -280,7 +282,12 @@ class CustomerRepository:
         self, column_name: str, descending: bool, offset: int, limit: int
     ) -> Sequence[Any]:
         """Rows of a deep page, through cached anchors."""
-        parts = paging.segments(SORTS[column_name], column_name in NULLABLE_SORTS, self.dialect)
+        parts = paging.segments(
+            SORTS[column_name],
+            column_name in NULLABLE_SORTS,
+            self.dialect,
+            unique=column_name in UNIQUE_SORTS,
+        )
         bind = self.session.get_bind()
         key = (
             repr(bind.engine.url),
