@@ -126,6 +126,8 @@ def _validation_sentence(error: Mapping[str, Any]) -> tuple[str, str]:
     if kind == "missing":
         return field, f"{_label(where_text)} {field!r} is required."
     if kind == "extra_forbidden":
+        if where == "query":
+            return field, f"Unknown query parameter {field!r}."
         return field, f"Unknown field {field!r}."
     if kind == "json_invalid":
         return "body", "The request body is not valid JSON."

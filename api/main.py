@@ -15,11 +15,12 @@ from functools import partial
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from uvicorn.config import LOGGING_CONFIG
 
 from api import errors
 from api.context import RequestIdFilter
+from api.deps import reject_unknown_query
 from api.middleware import RequestContext
 from api.routes import auth, customers, transfer
 from config import get_settings
@@ -82,6 +83,7 @@ def create_app(database: Database | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/openapi.json",
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.database = database
     errors.install(app)

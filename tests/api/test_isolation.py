@@ -101,12 +101,17 @@ def test_create_lands_in_the_callers_tenant_only(
     client, tenant, other_tenant, as_user, role, status
 ):
     headers = headers_for(role, tenant, as_user) | {"X-Tenant-ID": other_tenant.id}
-    response = client.post(
+    # A tenant named in the query is refused outright (an unknown query parameter) ...
+    refused = client.post(
         "/api/customers",
         params={"tenantId": other_tenant.id, "tenant_id": other_tenant.id},
         json=customer_body(),
         headers=headers,
     )
+    assert refused.status_code == 422
+    assert set(refused.json()["errors"]) == {"tenantId", "tenant_id"}
+    # ... and one named in a header is ignored: the token decides.
+    response = client.post("/api/customers", json=customer_body(), headers=headers)
     assert response.status_code == status
     other_total = client.get("/api/customers", headers=as_user(other_tenant.viewer))
     assert other_total.headers["X-Total-Count"] == "0"
@@ -161,14 +166,39 @@ def test_import_lands_in_the_callers_tenant_only(
     client, tenant, other_tenant, as_user, create_customer, role, status
 ):
     theirs = create_customer(other_tenant, email="both@example.com")
-    response = client.post(
+    upload = {"file": ("c.csv", b"name,email\nImported,both@example.com\n", "text/csv")}
+    headers = headers_for(role, tenant, as_user) | {"X-Tenant-ID": other_tenant.id}
+    refused = client.post(
         "/api/customers/import",
         params={"mode": "upsert", "tenantId": other_tenant.id},
-        files={"file": ("c.csv", b"name,email\nImported,both@example.com\n", "text/csv")},
-        headers=headers_for(role, tenant, as_user) | {"X-Tenant-ID": other_tenant.id},
+        files=upload,
+        headers=headers,
+    )
+    assert refused.status_code == 422
+    response = client.post(
+        "/api/customers/import", params={"mode": "upsert"}, files=upload, headers=headers
     )
     assert response.status_code == status
     untouched = client.get(f"/api/customers/{theirs['id']}", headers=as_user(other_tenant.viewer))
     assert untouched.json() == theirs
     mine = client.get("/api/customers", headers=as_user(tenant.viewer)).json()
     assert [c["name"] for c in mine] == (["Imported"] if status == 200 else [])
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/customers", {"serach": "x"}),
+        ("/api/customers/export", {"tenant": "x"}),
+        ("/api/customers/{id}", {"expand": "all"}),
+    ],
+    ids=["list-typo", "export-tenant", "get-extra"],
+)
+def test_an_unknown_query_parameter_is_named_in_a_422(
+    client, tenant, as_user, create_customer, path, params
+):
+    mine = create_customer(tenant)
+    response = client.get(path.format(id=mine["id"]), params=params, headers=as_user(tenant.viewer))
+    assert response.status_code == 422
+    (name,) = params
+    assert response.json()["errors"] == {name: f"Unknown query parameter {name!r}."}
