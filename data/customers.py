@@ -344,7 +344,7 @@ class CustomerRepository:
             repr(bind.engine.url),
             self.tenant_id,
             column_name,
-            paging.change_count(self.session, self.tenant_id),
+            paging.change_key(self.session, self.tenant_id, column_name),
         )
         anchors = paging.CACHE.get(key)
         if anchors is None:

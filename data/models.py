@@ -171,16 +171,23 @@ class Customer(TenantScoped, Base):
 
 
 class CustomerCount(TenantScoped, Base):
-    """Per tenant: the number of customers, and a counter of every change to them.
+    """Per tenant: the number of customers, and counters of changes to them.
 
-    Both are kept exact by triggers in the same transaction as the change; ``changes``
-    tells cached paging anchors (data/paging.py) whether they still hold.
+    All are kept exact by triggers in the same transaction as the change.  They tell
+    cached paging anchors (data/paging.py) whether they still hold: ``changes`` counts
+    every insert, update and delete; ``moves`` inserts and deletes; ``name_changes`` …
+    ``address_changes`` the updates that changed that sort's key (migration 0002).
     """
 
     __tablename__ = "customer_counts"
 
     n: Mapped[int] = mapped_column(Integer, default=0)
     changes: Mapped[int] = mapped_column(BigInteger, default=0)
+    moves: Mapped[int] = mapped_column(BigInteger, default=0)
+    name_changes: Mapped[int] = mapped_column(BigInteger, default=0)
+    email_changes: Mapped[int] = mapped_column(BigInteger, default=0)
+    phone_changes: Mapped[int] = mapped_column(BigInteger, default=0)
+    address_changes: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class AuditEvent(TenantScoped, Base):

@@ -7,9 +7,10 @@ to the anchor just before it (a row-value comparison the index answers directly)
 ``OFFSET`` shorter than ``STRIDE``.
 
 Anchors are computed with one index scan per segment when first needed and cached per
-process, keyed by the tenant's change counter (``customer_counts.changes``, kept by
-triggers in the same transaction as every insert, update and delete): the first deep
-page after a write pays for one scan; every other page is a seek.  Shallow pages (and
+process, keyed by the tenant's change counters that concern the sort (``customer_counts``,
+kept by triggers in the same transaction as every insert, update and delete; see
+``SORT_COUNTERS``): the first deep page of a sort after a write that moved rows in that
+sort pays for one scan; every other page is a seek.  Shallow pages (and
 searches, whose counts are capped) use a plain ``OFFSET``, which is cheap there.
 
 Descending pages read the same ascending segments backwards, so one set of anchors
@@ -106,11 +107,25 @@ class AnchorCache:
 CACHE = AnchorCache()
 
 
-def change_count(session: Session, tenant_id: str) -> int:
-    value = session.execute(
-        select(CustomerCount.changes).where(CustomerCount.tenant_id == tenant_id)
-    ).scalar()
-    return int(value or 0)
+# The counters (customer_counts, kept by triggers) whose change moves rows in a sort.
+# An update of a phone moves no row in the name order; every update moves rows in the
+# "last changed" order; only inserts and deletes move rows in the creation order.
+SORT_COUNTERS: dict[str, tuple[Any, ...]] = {
+    "name": (CustomerCount.moves, CustomerCount.name_changes),
+    "email": (CustomerCount.moves, CustomerCount.email_changes),
+    "phone": (CustomerCount.moves, CustomerCount.phone_changes),
+    "address": (CustomerCount.moves, CustomerCount.address_changes),
+    "created_at": (CustomerCount.moves,),
+    "updated_at": (CustomerCount.changes,),
+}
+
+
+def change_key(session: Session, tenant_id: str, sort: str) -> tuple[int, ...]:
+    """The counters that tell whether the anchors of ``sort`` still hold."""
+    row = session.execute(
+        select(*SORT_COUNTERS[sort]).where(CustomerCount.tenant_id == tenant_id)
+    ).first()
+    return tuple(int(value) for value in row) if row is not None else ()
 
 
 def compute_anchors(session: Session, tenant_id: str, parts: Sequence[Segment]) -> Anchors:
