@@ -19,13 +19,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException
 
-from api.security import Principal, authenticate_token
+from api.security import Principal, TokenClaims, decode_token, principal_of
 from data.customers import CustomerRepository
 from data.db import Database, get_database
 from data.errors import Invalid
 from data.schemas import CustomerIn, validate_customer
-from data.tenancy import Permission
-from data.users import Unauthenticated
+from data.tenancy import Actor, Permission
+from data.users import Unauthenticated, tenant_user_for_session, user_for_session
 
 bearer = HTTPBearer(
     auto_error=False,
@@ -47,11 +47,15 @@ async def database_of(request: Request) -> Database:
 DatabaseDep = Annotated[Database, Depends(database_of)]
 
 
-def current_principal(
+async def current_claims(
     request: Request,
-    database: DatabaseDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> Principal:
+) -> TokenClaims:
+    """The claims of a valid, unexpired bearer token (no database work: no thread hop).
+
+    The user behind them is checked against the database by ``customers()`` in the
+    transaction that does the work, or by ``current_principal`` for the other routes.
+    """
     if credentials is None:
         if request.headers.get("authorization"):
             raise Unauthenticated("Send the token as 'Authorization: Bearer <token>'.")
@@ -59,18 +63,36 @@ def current_principal(
             "This endpoint needs an access token: get one from POST /api/auth/token and "
             "send it as 'Authorization: Bearer <token>'."
         )
-    return authenticate_token(database, credentials.credentials)
+    return decode_token(credentials.credentials)
+
+
+ClaimsDep = Annotated[TokenClaims, Depends(current_claims)]
+
+
+def current_principal(database: DatabaseDep, claims: ClaimsDep) -> Principal:
+    """The caller, checked against the database now (its own transaction)."""
+    return principal_of(claims, user_for_session(database, claims.user_id, claims.issued_at))
 
 
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
 
 
-def allowed_to(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
-    """A dependency that refuses (403) a caller whose role lacks ``permission``.
+def claims_allowed_to(permission: Permission) -> Callable[[TokenClaims], Awaitable[TokenClaims]]:
+    """A dependency that refuses (403) a token whose role lacks ``permission``.
 
     Checked before the body is read, so that a viewer learns first that they may not
-    write at all; the repository checks again on its own.
+    write at all; ``customers()`` and the repository check the user's current role.
     """
+
+    async def check(claims: ClaimsDep) -> TokenClaims:
+        Actor("", claims.role).require(permission)
+        return claims
+
+    return check
+
+
+def allowed_to(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
+    """As ``claims_allowed_to``, for routes that take the checked ``Principal``."""
 
     async def check(principal: PrincipalDep) -> Principal:
         principal.actor.require(permission)
@@ -79,7 +101,7 @@ def allowed_to(permission: Permission) -> Callable[[Principal], Awaitable[Princi
     return check
 
 
-WriterDep = Annotated[Principal, Depends(allowed_to(Permission.WRITE))]
+WriterDep = Annotated[TokenClaims, Depends(claims_allowed_to(Permission.WRITE))]
 ImporterDep = Annotated[Principal, Depends(allowed_to(Permission.IMPORT))]
 ExporterDep = Annotated[Principal, Depends(allowed_to(Permission.EXPORT))]
 
@@ -95,12 +117,20 @@ _sqlite_writer = threading.Lock()
 
 @contextmanager
 def customers(
-    database: Database, principal: Principal, *, write: bool = False
+    database: Database, claims: TokenClaims, *, write: bool = False
 ) -> Iterator[CustomerRepository]:
-    """The caller's customers, in one transaction of the caller's tenant."""
+    """The caller's customers, in one transaction of the caller's tenant.
+
+    The token's user is checked first, in the same transaction: one transaction and one
+    thread hop per request instead of two of each (measured under 50 clients on SQLite,
+    the user check in its own transaction and thread hop was a fifth of the CPU of a
+    request).
+    """
     queue = _sqlite_writer if write and database.dialect == "sqlite" else nullcontext()
-    with queue, database.transaction(principal.tenant_id, write=write) as session:
-        yield CustomerRepository(session, principal.tenant_id, principal.actor)
+    with queue, database.transaction(claims.tenant_id, write=write) as session:
+        user = tenant_user_for_session(session, claims.user_id, claims.issued_at)
+        principal = principal_of(claims, user)
+        yield CustomerRepository(session, claims.tenant_id, principal.actor)
 
 
 async def json_object(request: Request) -> dict[str, Any]:

@@ -119,7 +119,11 @@ def decode_token(token: str) -> TokenClaims:
 def authenticate_token(database: Database, token: str) -> Principal:
     """The caller a bearer token stands for, checked against the database now."""
     claims = decode_token(token)
-    user = user_for_session(database, claims.user_id, claims.issued_at)
+    return principal_of(claims, user_for_session(database, claims.user_id, claims.issued_at))
+
+
+def principal_of(claims: TokenClaims, user: UserInfo) -> Principal:
+    """The caller: ``user`` as the database knows them now, under the token's ``claims``."""
     if user.tenant_id != claims.tenant_id:
         raise Unauthenticated(INVALID)
     role = min(claims.role, user.role, key=RANK.__getitem__)
