@@ -134,6 +134,13 @@ class Memory:
     def peak(self) -> float:
         return max((mb for _, mb in self.samples), default=float("nan"))
 
+    def timeline(self, seconds: float, points: int = 6) -> list[float]:
+        """RSS at evenly spaced moments of the run (the sample nearest each)."""
+        if not self.samples:
+            return []
+        moments = [seconds * (i + 1) / points for i in range(points)]
+        return [min(self.samples, key=lambda s: abs(s[0] - at))[1] for at in moments]
+
 
 @dataclass
 class Process:
@@ -681,6 +688,13 @@ def report(results: list[DatabaseResult], seconds: float, started: datetime) -> 
                 f"| {total.errors} | {ms(total.percentile(0.5))} | {ms(total.percentile(0.99))} "
                 f"| {memory} | {growth} | {peak} |"
             )
+            timeline = process.memory.timeline(result.seconds)
+            if timeline:
+                notes.append(
+                    f"- {result.database}, {process.name}: RSS at each sixth of the run: "
+                    + " → ".join(f"{value:.0f}" for value in timeline)
+                    + " MB."
+                )
             if len(process.ops) > 1:
                 per = ", ".join(
                     f"{name} {len(op.latencies):,} (p99 {ms(op.percentile(0.99))}, "
