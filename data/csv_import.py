@@ -57,7 +57,7 @@ BATCH_ROWS = 5000
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this, validating in-process is faster
 SQLITE_CACHE_MB = 32  # page cache of the database file while importing (SQLite)
 SQLITE_TEMP_CACHE_MB = 8  # and of the staging tables
-# PostgreSQL: an import that wrote at least this many rows refreshes the planner's
+# PostgreSQL: an import that wrote at least this many rows vacuums and refreshes the planner's
 # statistics when it commits (see Database.refresh_statistics).
 ANALYZE_AFTER_ROWS = 10_000
 ERROR_COLUMN = "error"

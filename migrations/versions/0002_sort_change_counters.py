@@ -116,10 +116,14 @@ def _postgresql_triggers() -> None:
         for counter, column in KEYS.items()
     )
     sets = ", ".join(f"{counter} = c.{counter} + d.{counter}" for counter in KEYS)
-    # A row whose tenant or id changed (nothing does that) counts as moved.
+    # A row whose tenant or id changed (nothing does that) counts as moved.  The join of
+    # the transition tables (no indexes) needs a hash or merge join: the CSV importer
+    # turns both off for its own statements (data/csv_import.py, Stage.create), and a
+    # nested loop here made an upsert of a million rows quadratic (15x its anchor).  A
+    # function's SET clause holds while it runs and is undone when it returns.
     op.execute(
         f"""CREATE OR REPLACE FUNCTION customer_counts_after_update() RETURNS trigger
-        LANGUAGE plpgsql AS $$
+        LANGUAGE plpgsql SET enable_hashjoin = on SET enable_mergejoin = on AS $$
         BEGIN
             UPDATE customer_counts AS c SET changes = c.changes + d.n,
                 moves = c.moves + d.moved, {sets}
