@@ -153,7 +153,7 @@ def _write_one(
             "description": "One page of the tenant's customers.",
             "headers": {
                 "X-Total-Count": header(
-                    "How many customers match in all (for a search, capped at 10,000; "
+                    "How many customers match in all (for a search, capped at 1,000; "
                     "then `X-Total-Count-Exact: false`).",
                     "integer",
                 ),
