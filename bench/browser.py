@@ -11,7 +11,7 @@ Steps, signed in as an editor of the big tenant:
 
 * open the Customers page in a new tab (the re-login cookie signs the tab in);
 * the next page; a deep jump (a page number typed into "Go to page"); the last page;
-* a search; a deep jump right after a write to the tenant (anchors recomputed: cold).
+* a search; a deep jump right after a rename (the name order's anchors recomputed: cold).
 
 Warm steps are repeated and the median reported.
 """
@@ -262,11 +262,12 @@ def measure(
                         f"page {pages:,} of {pages:,}",
                     ),
                 )
-                # A write by someone else, then a deep page: the anchors are recomputed.
+                # Someone renames a customer, then a deep page: the name order's anchors
+                # are recomputed.
                 write()
                 number = deep[(attempt + 1) % len(deep)] - attempt
                 figures.add(
-                    "deep jump after a write (cold)",
+                    "deep jump after a rename (cold)",
                     timed(
                         lambda number=number: jump(number),
                         first_email(offset=(number - 1) * size),

@@ -108,6 +108,15 @@ def touch(database: Any, tenant_id: str, actor: Any) -> None:
         repository.update(first.id, first.fields() | {"phone": phone})
 
 
+def rename(database: Any, tenant_id: str, actor: Any) -> None:
+    """A write that moves a row in the name order (the Customers page's default sort), so
+    that the next deep page of that order computes its anchors again."""
+    with _repository(database, tenant_id, actor, write=True) as repository:
+        first = repository.list(limit=1, with_total=False).items[0]
+        name = first.name[:-2] if first.name.endswith(" ·") else first.name + " ·"
+        repository.update(first.id, first.fields() | {"name": name})
+
+
 def measure(
     database: Any,
     tenant_id: str,

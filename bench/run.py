@@ -811,7 +811,7 @@ def _browser(ctx: Context, kind: str) -> list[Result]:
             username=found.username,
             password=PASSWORD,
             first_email=first_email,
-            write=lambda: pages.touch(database, found.big, actor),
+            write=lambda: pages.rename(database, found.big, actor),
             rows=ctx.rows,
             repeat=ctx.options.browser_rounds,
         )
