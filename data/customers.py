@@ -369,7 +369,8 @@ class CustomerRepository:
         (and, unless ``parallel``, without parallel workers).
 
         ``SET LOCAL`` would last to the end of the transaction: they are put back after.
-        Nothing on SQLite.
+        Not on an error: the transaction is then rolled back, which undoes them, and a
+        statement in a failed transaction would hide the error.  Nothing on SQLite.
         """
         if self.dialect != "postgresql":
             yield
@@ -379,11 +380,9 @@ class CustomerRepository:
             changes.append("max_parallel_workers_per_gather = 0")
         for change in changes:
             self.session.execute(text(f"SET LOCAL {change}"))
-        try:
-            yield
-        finally:
-            for change in changes:
-                self.session.execute(text(f"SET LOCAL {change.split()[0]} TO DEFAULT"))
+        yield
+        for change in changes:
+            self.session.execute(text(f"SET LOCAL {change.split()[0]} TO DEFAULT"))
 
     def _deep_rows(
         self, column_name: str, descending: bool, offset: int, limit: int

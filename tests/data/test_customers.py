@@ -519,6 +519,33 @@ def test_search_counts_are_exact_up_to_the_cap_then_a_lower_bound(
     assert len(page.items) == 2
 
 
+@pytest.mark.parametrize("matching", [2, 6], ids=["few matches", "many matches"])
+def test_a_search_page_is_the_sorted_matches_and_leaves_the_planner_as_it_was(
+    tenant, customers_of, monkeypatch, backend, matching
+):
+    """On PostgreSQL the count picks the plan (few: by trigram; many: walk the sort's
+    index); either way the page is the first matches in the sort's order, and the
+    planner settings it changed for that are back when the page is read."""
+    monkeypatch.setattr(data.customers, "COUNT_CAP", 3)
+    records = [{"name": f"Match {n}", "email": f"m{n}@example.com"} for n in range(matching)]
+    records += [{"name": f"Other {n}", "email": f"o{n}@example.com"} for n in range(5)]
+    create(customers_of, tenant, *records)
+    settings = ["enable_bitmapscan", "enable_seqscan", "enable_indexscan", "enable_sort", "jit"]
+    settings += ["max_parallel_workers_per_gather"]
+
+    def shown(repository):
+        if backend != "postgresql":
+            return None
+        return [repository.session.execute(text(f"SHOW {name}")).scalar() for name in settings]
+
+    with customers_of(tenant) as repository:
+        before = shown(repository)
+        page = repository.list(search="MATCH", sort="-name", limit=2)
+        after = shown(repository)
+    assert [c.name for c in page.items] == [f"Match {matching - 1}", f"Match {matching - 2}"]
+    assert after == before
+
+
 def test_count_formats_thousands():
     assert str(Count(12345)) == "12,345"
     assert str(Count(10000, exact=False)) == "more than 10,000"
