@@ -45,6 +45,10 @@ import httpx
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
+sys.path.insert(0, str(PROJECT_DIR / "bench"))
+
+from benchkit import cpu_name, pg_admin_url, pg_drop, pg_scratch  # noqa: E402
+
 RESULTS = PROJECT_DIR / "bench" / "RESULTS-api.md"
 SCRATCH_DB = "inventory_bench_api"
 OPERATIONS = ("list", "get", "put")
@@ -353,36 +357,8 @@ def run(
 # -- scratch databases and the report ---------------------------------------------------
 
 
-def _pg_admin_url() -> str | None:
-    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    return url.strip() if url else None
-
-
-def _pg_scratch(admin: str, *, drop_only: bool = False) -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from data.db import normalise_url
-
-    base = normalise_url(admin)
-    engine = create_engine(base, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)'))
-        if not drop_only:
-            conn.execute(text(f'CREATE DATABASE "{SCRATCH_DB}"'))
-    engine.dispose()
-    return make_url(base).set(database=SCRATCH_DB).render_as_string(hide_password=False)
-
-
 def _machine() -> str:
-    cpu = platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     load = ""
     with contextlib.suppress(OSError):
         load = ", load average before the run " + Path("/proc/loadavg").read_text().split()[0]
@@ -438,12 +414,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[sqlite] {args.clients} clients for {args.duration:.0f} s ...", flush=True)
             results.append(run(url, label="SQLite", **common))
             print(results[-1].row(), flush=True)
-    admin = _pg_admin_url()
+    admin = pg_admin_url()
     if args.only in (None, "postgresql"):
         if admin is None:
             print("[postgresql] skipped: set BENCH_DATABASE_URL or TEST_DATABASE_URL", flush=True)
         else:
-            url = _pg_scratch(admin)
+            url = pg_scratch(admin, SCRATCH_DB)
             try:
                 print(f"[postgresql] {args.clients} clients for {args.duration:.0f} s ...")
                 results.append(run(url, label="PostgreSQL", **common))
@@ -452,7 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                 from data.db import reset_databases
 
                 reset_databases()
-                _pg_scratch(admin, drop_only=True)
+                pg_drop(admin, SCRATCH_DB)
     command = "python bench/api_load.py " + " ".join(argv if argv is not None else sys.argv[1:])
     text = report(results, command.strip(), started, machine)
     print(text)

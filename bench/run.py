@@ -53,6 +53,9 @@ from typing import Any
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 sys.path.insert(0, str(PROJECT_DIR / "bench"))
+
+from benchkit import cpu_name, pg_admin_url, pg_drop, pg_scratch  # noqa: E402
+
 DATA_DIR = PROJECT_DIR / "bench" / "data"
 RESULTS = PROJECT_DIR / "bench" / "RESULTS.md"
 PYTHON = sys.executable
@@ -341,38 +344,6 @@ def generate(rows: int, path: Path, *, changed: bool = False, seed: int = SEED) 
 
 
 # -- PostgreSQL ---------------------------------------------------------------------------
-
-
-def pg_admin_url() -> str | None:
-    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    return url.strip() if url else None
-
-
-def pg_scratch(admin: str, name: str = SCRATCH_DB) -> str:
-    """Create a scratch database afresh; return its URL."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from data.db import normalise_url
-
-    base = normalise_url(admin)
-    engine = create_engine(base, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine.dispose()
-    return make_url(base).set(database=name).render_as_string(hide_password=False)
-
-
-def pg_drop(admin: str, name: str = SCRATCH_DB) -> None:
-    from sqlalchemy import create_engine, text
-
-    from data.db import normalise_url
-
-    engine = create_engine(normalise_url(admin), isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    engine.dispose()
 
 
 def psql(ctx: Context, sql: str, *, stdout: Path | None = None) -> float:
@@ -946,14 +917,7 @@ def versions(ctx: Context) -> dict[str, str]:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_name()
     memory = ""
     try:
         kb = int(Path("/proc/meminfo").read_text().split()[1])
@@ -1043,7 +1007,7 @@ def main(argv: list[str] | None = None) -> int:
     scratch.mkdir(parents=True, exist_ok=True)
     ctx = Context(
         rows=args.rows,
-        pg_url=pg_scratch(admin) if admin else None,
+        pg_url=pg_scratch(admin, SCRATCH_DB) if admin else None,
         scratch=scratch,
         options=args,
     )
@@ -1074,7 +1038,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if not args.keep:
             if admin:
-                pg_drop(admin)
+                pg_drop(admin, SCRATCH_DB)
             shutil.rmtree(scratch, ignore_errors=True)
         else:
             print(f"kept: {scratch} and {ctx.pg_url}")

@@ -54,6 +54,10 @@ from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
+sys.path.insert(0, str(PROJECT_DIR / "bench"))
+
+from benchkit import cpu_name, pg_admin_url, pg_drop, pg_scratch  # noqa: E402
+
 DATA_DIR = PROJECT_DIR / "bench" / "data"
 RESULTS = PROJECT_DIR / "bench" / "RESULTS.md"
 MANAGE = str(PROJECT_DIR / "manage.py")
@@ -603,37 +607,8 @@ def wait_for_token(url: str, tenant: Tenant, api: Child, timeout: float = 90) ->
 # -- databases, report ------------------------------------------------------------------------
 
 
-def pg_admin_url() -> str | None:
-    url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    return url.strip() if url else None
-
-
-def pg_scratch(admin: str, *, drop_only: bool = False) -> str:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    from data.db import normalise_url
-
-    base = normalise_url(admin)
-    engine = create_engine(base, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{SCRATCH_DB}" WITH (FORCE)'))
-        if not drop_only:
-            conn.execute(text(f'CREATE DATABASE "{SCRATCH_DB}"'))
-    engine.dispose()
-    return make_url(base).set(database=SCRATCH_DB).render_as_string(hide_password=False)
-
-
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.node()}: {cpu}, {os.cpu_count()} CPUs, {platform.platform()}"
+    return f"{platform.node()}: {cpu_name()}, {os.cpu_count()} CPUs, {platform.platform()}"
 
 
 def ms(seconds: float) -> str:
@@ -734,12 +709,12 @@ def run(
     admin = pg_admin_url()
     if admin and (not only or "postgresql" in only):
         try:
-            measured.append(soak_database("PostgreSQL", pg_scratch(admin), seconds))
+            measured.append(soak_database("PostgreSQL", pg_scratch(admin, SCRATCH_DB), seconds))
         finally:
             from data.db import reset_databases
 
             reset_databases()
-            pg_scratch(admin, drop_only=True)
+            pg_drop(admin, SCRATCH_DB)
     text = report(measured, seconds, started)
     print(text, flush=True)
     if results is not None:
