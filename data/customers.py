@@ -375,14 +375,26 @@ class CustomerRepository:
         if self.dialect != "postgresql":
             yield
             return
-        changes = [f"{setting} = off" for setting in settings]
+        changes = dict.fromkeys(settings, "off")
         if not parallel:
-            changes.append("max_parallel_workers_per_gather = 0")
-        for change in changes:
-            self.session.execute(text(f"SET LOCAL {change}"))
+            changes["max_parallel_workers_per_gather"] = "0"
+        # One round trip each way (this is on every search): set_config(..., true) is
+        # SET LOCAL; pg_settings.reset_val is what SET LOCAL ... TO DEFAULT would give.
+        self.session.execute(
+            text(
+                "SELECT set_config(n, v, true) "
+                "FROM unnest(CAST(:names AS text[]), CAST(:values AS text[])) AS c(n, v)"
+            ),
+            {"names": list(changes), "values": list(changes.values())},
+        )
         yield
-        for change in changes:
-            self.session.execute(text(f"SET LOCAL {change.split()[0]} TO DEFAULT"))
+        self.session.execute(
+            text(
+                "SELECT set_config(name, reset_val, true) FROM pg_settings "
+                "WHERE name = ANY(CAST(:names AS text[]))"
+            ),
+            {"names": list(changes)},
+        )
 
     def _deep_rows(
         self, column_name: str, descending: bool, offset: int, limit: int
