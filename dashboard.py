@@ -1,8 +1,10 @@
 """Inventory Pro — Customers: the Streamlit entry point.
 
-Session and sign-in first, then ``st.navigation`` over the pages the user may see.
-Signed out, the only page that exists is Sign in; every page also checks the session on
-its first line (``ui.auth.require``), so a page opened by URL shows nothing without it.
+Session and sign-in first, then ``st.navigation``.  Signed out, the only page that
+exists is Sign in.  Signed in, the menu lists the pages the role may use; the others keep
+their URL, hidden, so that a user demoted while on one is told why on the next click.
+Every page re-reads the session and the role on its first line (``ui.auth.require``),
+so a page opened by URL shows nothing without them.
 """
 
 import streamlit as st
@@ -10,48 +12,52 @@ import streamlit as st
 st.set_page_config(page_title="Inventory Pro — Customers", page_icon="📦", layout="wide")
 
 from data.errors import DataError  # noqa: E402  (set_page_config comes first)
-from data.models import Role  # noqa: E402
-from ui import auth  # noqa: E402
-from ui.text import literal  # noqa: E402
+from data.identity import Permission  # noqa: E402
+from ui import auth, text, uploads  # noqa: E402
 
+uploads.janitor()  # once per process: stale uploads of earlier runs go, then a sweep a minute
 try:
-    user = auth.resolve_user()
+    signed_in = auth.resolve()
 except DataError as exc:
-    st.error(str(exc))
+    text.error(str(exc))
     st.stop()
-auth.remember_for_run(user)
 auth.sync_cookie()
 
 sign_in = st.Page("pages/sign_in.py", title="Sign in", icon=":material/login:", url_path="sign-in")
-if user is None:
+if signed_in is None:
     pages: dict[str, list[st.Page]] | list[st.Page] = [sign_in]
 else:
-    work = [
-        st.Page("pages/customers.py", title="Customers", icon=":material/group:", default=True),
-        st.Page("pages/overview.py", title="Overview", icon=":material/insights:"),
-    ]
-    if auth.can(user, Role.EDITOR):
-        work.append(
-            st.Page("pages/import_csv.py", title="Import CSV", icon=":material/upload_file:")
+    user = signed_in
+
+    def entry(path: str, title: str, icon: str, needs: Permission = Permission.READ) -> st.Page:
+        # A page the role may not use is left out of the menu but keeps its URL, so a
+        # user demoted while on it gets the page's one refusal sentence on the next
+        # click, not "page not found" (its first line re-checks the role).
+        return st.Page(
+            path, title=title, icon=icon, visibility="visible" if user.can(needs) else "hidden"
         )
-    work.append(st.Page("pages/history.py", title="History", icon=":material/history:"))
-    account = [st.Page("pages/account.py", title="Account", icon=":material/person:")]
-    if auth.can(user, Role.ADMIN):
-        account.insert(
-            0, st.Page("pages/users.py", title="Users", icon=":material/manage_accounts:")
-        )
-    pages = {"Customers": work, "Settings": account}
+
+    pages = {
+        "Customers": [
+            st.Page("pages/customers.py", title="Customers", icon=":material/group:", default=True),
+            entry("pages/overview.py", "Overview", ":material/insights:"),
+            entry("pages/duplicates.py", "Duplicates", ":material/join:"),
+            entry("pages/import_csv.py", "Import CSV", ":material/upload_file:", Permission.IMPORT),
+            entry("pages/history.py", "History", ":material/history:"),
+        ],
+        "Settings": [
+            entry("pages/users.py", "Users", ":material/manage_accounts:", Permission.MANAGE_USERS),
+            entry("pages/account.py", "Account", ":material/person:"),
+        ],
+    }
     with st.sidebar:
-        st.caption(f"Signed in as **{literal(user.display_name)}** · {user.role.value}")
+        actor = signed_in.actor
+        text.plain(f"Signed in as {actor.display_name} · {actor.role.value}")
         st.button(
             "Sign out", icon=":material/logout:", width="stretch", on_click=auth.request_sign_out
         )
 
-notice = st.session_state.pop(auth.NOTICE, None)
-if notice:
-    st.info(notice)
-
 page = st.navigation(pages)
-if user is None and st.session_state.pop(auth.JUST_SIGNED_OUT, False) and page != sign_in:
+if signed_in is None and auth.JUST_SIGNED_OUT.pop() and page != sign_in:
     st.switch_page(sign_in)  # straight to Sign in, not "page not found"
 page.run()

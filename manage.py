@@ -18,10 +18,16 @@ import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NoReturn
+from typing import IO, TYPE_CHECKING, NoReturn
 
 PROJECT_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(PROJECT_DIR))
+
+if TYPE_CHECKING:
+    from config import Settings
+    from data.db import Database
+    from data.identity import Identity
+    from data.tenancy import TenantInfo
 
 EXIT_OK, EXIT_REFUSED, EXIT_USAGE = 0, 1, 2
 DEMO_CREDENTIALS = PROJECT_DIR / "var" / "demo-credentials.txt"
@@ -32,7 +38,18 @@ class UsageError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse, with its errors as one sentence and exit code 2."""
+    """argparse, with its errors as one sentence and exit code 2.
+
+    ``epilog_of``, when set, makes the epilog only when help is shown: the import's help
+    text lives with the import pipeline, which every other command need not load.
+    """
+
+    epilog_of: Callable[[], str] | None = None
+
+    def format_help(self) -> str:
+        if self.epilog_of is not None:
+            self.epilog = self.epilog_of()
+        return super().format_help()
 
     def error(self, message: str) -> NoReturn:
         sentence = message[0].upper() + message[1:] if message else "Invalid arguments"
@@ -45,13 +62,13 @@ class Parser(argparse.ArgumentParser):
 # -- helpers ------------------------------------------------------------------------
 
 
-def settings():  # type: ignore[no-untyped-def]
+def settings() -> Settings:
     from config import get_settings
 
     return get_settings()
 
 
-def database(*, check: bool = True):  # type: ignore[no-untyped-def]
+def database(*, check: bool = True) -> Database:
     from data.db import get_database
 
     db = get_database()
@@ -60,19 +77,19 @@ def database(*, check: bool = True):  # type: ignore[no-untyped-def]
     return db
 
 
-def resolve_tenant(db, key: str):  # type: ignore[no-untyped-def]
+def resolve_tenant(db: Database, key: str) -> TenantInfo:
     from data.tenancy import get_tenant
 
     with db.transaction(None) as session:
         return get_tenant(session, key)
 
 
-def operator_actor():  # type: ignore[no-untyped-def]
-    from data.models import Role
-    from data.tenancy import Actor
+def operator(tenant_id: str) -> Identity:
+    """The command line acts as an operator: whoever may run it on the server."""
+    from data.identity import Identity
 
     user = os.environ.get("USER") or os.environ.get("USERNAME") or "operator"
-    return Actor(f"cli:{user}", Role.ADMIN)
+    return Identity.of_operator(tenant_id, f"cli:{user}")
 
 
 def out(text: str = "") -> None:
@@ -105,16 +122,16 @@ def cmd_create_tenant(args: argparse.Namespace) -> int:
 
     db = database()
     with db.transaction(None, write=True) as session:
-        tenant = create_tenant(session, args.name)
+        tenant = create_tenant(session, args.name, region=args.region)
     out(tenant.id)
     return EXIT_OK
 
 
 def cmd_create_user(args: argparse.Namespace) -> int:
-    from data.tenancy import parse_role
-    from data.users import check_password_rules, create_user
+    from data.passwords import check_password_rules
+    from data.users import create_user
 
-    role = parse_role(args.role)
+    role = args.role
     password = None
     if args.password_stdin:
         line = sys.stdin.readline()
@@ -184,7 +201,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_reset_password(args: argparse.Namespace) -> int:
     from data.errors import NotFound
-    from data.users import UserDirectory, find_user
+    from data.users import find_user
 
     db = database()
     user = find_user(db, args.username)
@@ -195,9 +212,8 @@ def cmd_reset_password(args: argparse.Namespace) -> int:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
             raise UsageError("No password came on standard input.")
-    with db.transaction(user.tenant_id, write=True) as session:
-        directory = UserDirectory(session, user.tenant_id, operator_actor())
-        new_password = directory.reset_password(user.id, password)
+    with db.scope(operator(user.tenant_id), write=True) as scope:
+        new_password = scope.users.reset_password(user.id, password)
     out(f"Reset the password of {user.username!r}.")
     if not args.password_stdin:
         out(f"Password: {new_password}")
@@ -208,7 +224,7 @@ def cmd_reset_password(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_dashboard(args: argparse.Namespace) -> int:
+def cmd_dashboard(args: argparse.Namespace) -> NoReturn:
     settings()  # refuses placeholder secrets before anything starts
     database()
     command = [
@@ -216,45 +232,44 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         "-m",
         "streamlit",
         "run",
-        str(PROJECT_DIR / "dashboard.py"),
+        str(PROJECT_DIR / "server.py"),
         "--server.address",
         args.host,
         "--server.port",
         str(args.port),
         "--server.headless",
         "true",
+        "--server.maxUploadSize",
+        str(settings().max_upload_mb),
     ]
     shown = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host  # noqa: S104
     out(f"Dashboard: http://{shown}:{args.port}")
     sys.stdout.flush()
     os.execv(sys.executable, command)  # noqa: S606 - replaces this process, fixed arguments
-    return EXIT_OK  # pragma: no cover
 
 
-def cmd_api(args: argparse.Namespace) -> int:
-    """Serve the REST API with uvicorn (``api.main:create_app``)."""
+def cmd_api(args: argparse.Namespace) -> NoReturn:
+    """Serve the REST API: ``python -m api`` (uvicorn) replaces this process."""
     settings()  # refuses a placeholder or short JWT_SECRET before anything starts
     database()
-    import uvicorn
-
-    from api.main import logging_config
-
     if args.workers < 1:
         raise UsageError("--workers must be at least 1.")
     shown = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host  # noqa: S104
     out(f"API: http://{shown}:{args.port}/api/customers (documentation at /docs)")
     sys.stdout.flush()
-    uvicorn.run(
-        "api.main:create_app",
-        factory=True,
-        host=args.host,
-        port=args.port,
-        workers=args.workers,
-        access_log=False,  # api.middleware logs each request with its request id
-        log_config=logging_config(),
-        server_header=False,
-    )
-    return EXIT_OK
+    command = [
+        sys.executable,
+        "-m",
+        "api",
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+        "--workers",
+        str(args.workers),
+    ]
+    os.chdir(PROJECT_DIR)
+    os.execv(sys.executable, command)  # noqa: S606 - replaces this process, fixed arguments
 
 
 # -- CSV import and export (SPEC §6) ------------------------------------------------
@@ -284,14 +299,34 @@ class _ProgressBar:
             sys.stderr.flush()
 
 
+def parse_map(values: Sequence[str] | None) -> dict[str, str] | None:
+    """``--map "Handy=phone" --map "Notes="``: header → field ("" = ignore the column)."""
+    if not values:
+        return None
+    mapping: dict[str, str] = {}
+    for value in values:
+        header, sep, target = value.partition("=")
+        header = header.strip()
+        if not sep or not header:
+            raise UsageError(
+                f'--map {value!r} is not COLUMN=FIELD; write for example --map "Handy=phone" '
+                'or --map "Notes=" to ignore a column.'
+            )
+        if header in mapping:
+            raise UsageError(f"--map names the column {header!r} twice.")
+        mapping[header] = target.strip().lower()
+    return mapping
+
+
 def cmd_import_csv(args: argparse.Namespace) -> int:
     import tempfile
 
-    from data.csv_import import import_csv
+    from data.importing import import_file
 
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"{path} is not a file.")
+    mapping = parse_map(args.map)
     db = database()
     tenant = resolve_tenant(db, args.tenant)
     errors_path = Path(args.errors) if args.errors else None
@@ -303,15 +338,16 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
     bar = _ProgressBar(f"Importing {path.name}")
     try:
         with path.open("rb") as source:
-            summary = import_csv(
+            summary = import_file(
                 db,
-                tenant.id,
-                operator_actor(),
+                operator(tenant.id),
                 source,
                 filename=path.name,
                 mode=args.mode,
                 partial=args.partial,
                 dry_run=args.dry_run,
+                mapping=mapping,
+                sheet=args.sheet,
                 errors_out=report,
                 progress=bar,
             )
@@ -325,37 +361,70 @@ def cmd_import_csv(args: argparse.Namespace) -> int:
         else:
             os.unlink(report.name)
     out(summary.line())
-    details = [f"{summary.rows:,} rows read ({summary.encoding}, {summary.delimiter})"]
+    details = [f"{summary.rows:,} rows read ({summary.source()})"]
     if summary.unchanged:
         details.append(f"{summary.unchanged:,} unchanged")
     if summary.unknown_columns:
         details.append("ignored columns: " + ", ".join(summary.unknown_columns))
     err("; ".join(details) + ".")
+    for line in summary.explained:
+        err(line)
+    where = "Line" if summary.file_format == "csv" else "Row"  # a sheet's rows
     for error in summary.errors[:20]:
-        err(str(error))
+        err(f"{where} {error.line}: {error.message}")
     if summary.invalid > 20 or (summary.invalid and errors_path is None):
         where = f"see {errors_path}" if errors_path else "write them all with --errors FILE"
         err(f"{summary.invalid:,} invalid rows in all; {where}.")
     if summary.invalid and errors_path is not None:
-        err(f"The invalid rows, with an error column, are in {errors_path}.")
+        err(f"The invalid rows, with their line and an error column, are in {errors_path}.")
     if summary.dry_run:
-        err("Dry run: nothing was written.")
+        err(f"Dry run: nothing was written; the valid rows would give {summary.would_have()}.")
         return EXIT_REFUSED if summary.refused else EXIT_OK
     if not summary.written:
         err(summary.sentence())
+        err(f"Nothing was written; the valid rows would have given {summary.would_have()}.")
         return EXIT_REFUSED
     return EXIT_OK
 
 
-def cmd_export_csv(args: argparse.Namespace) -> int:
-    from data.csv_export import export_csv
+def export_format(args: argparse.Namespace) -> str:
+    """``csv`` or ``xlsx``: ``--format``, else the extension of ``--out``, else CSV."""
+    chosen: str | None = args.format
+    if chosen is None:
+        chosen = "xlsx" if args.out and Path(args.out).suffix.lower() == ".xlsx" else "csv"
+    if chosen == "xlsx" and args.bom:
+        raise UsageError("--bom is for CSV files; an .xlsx workbook needs none.")
+    return chosen
 
+
+def cmd_export_csv(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
+    from data.csv_export import export_csv
+    from data.xlsx_export import ExportTooLarge, export_xlsx
+
+    chosen = export_format(args)
     db = database()
     tenant = resolve_tenant(db, args.tenant)
+    identity = operator(tenant.id)
+
+    def write(handle: IO[bytes]) -> int:
+        if chosen == "xlsx":
+            try:
+                return export_xlsx(db, identity, handle, search=args.search)
+            except ExportTooLarge as exc:
+                raise UsageError(str(exc)) from None
+        return export_csv(db, identity, handle, search=args.search, bom=args.bom)
+
     if args.out is None or args.out == "-":
-        count = export_csv(
-            db, tenant.id, operator_actor(), sys.stdout.buffer, search=args.search, bom=args.bom
-        )
+        if chosen == "xlsx":  # a workbook is assembled at the end: build it, then send it
+            with tempfile.TemporaryFile() as spool:
+                count = write(spool)
+                spool.seek(0)
+                shutil.copyfileobj(spool, sys.stdout.buffer)
+        else:
+            count = write(sys.stdout.buffer)
         sys.stdout.flush()
         err(f"Exported {count:,} customers.")
         return EXIT_OK
@@ -363,9 +432,7 @@ def cmd_export_csv(args: argparse.Namespace) -> int:
     partial = target.with_name(f".{target.name}.part")
     try:
         with partial.open("wb") as handle:
-            count = export_csv(
-                db, tenant.id, operator_actor(), handle, search=args.search, bom=args.bom
-            )
+            count = write(handle)
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)
@@ -373,10 +440,91 @@ def cmd_export_csv(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def region(value: str) -> str:
+    """A phone region for ``--region``: a two-letter country code, or ``none``."""
+    from data.duplicates.keys import parse_region
+
+    try:
+        parse_region(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).rstrip(".")) from None
+    return value
+
+
+def score(value: str) -> int:
+    """A score for ``--min-score``: 0–100."""
+    if not value.isdigit() or not 0 <= int(value) <= 100:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a score from 0 to 100")
+    return int(value)
+
+
+DUPLICATES_HEADER = ("score", "reasons", "id_1", "name_1", "email_1", "id_2", "name_2", "email_2")
+
+
+def cmd_duplicates(args: argparse.Namespace) -> int:
+    """The tenant's suspected duplicate pairs as CSV, best first (after a rebuild on request)."""
+    import csv
+
+    from data.cells import neutralise_cell
+    from data.duplicates.bulk import rebuild
+
+    db = database()
+    tenant = resolve_tenant(db, args.tenant)
+    if args.rebuild:
+        with db.scope(operator(tenant.id), write=True) as scope:
+            err(rebuild(scope, rekey_first=True).sentence())
+    writer = csv.writer(sys.stdout, lineterminator="\n")
+    writer.writerow(DUPLICATES_HEADER)
+    with db.scope(operator(tenant.id)) as scope:
+        for pair in scope.duplicates.each(min_score=args.min_score):
+            cells = [
+                str(pair.score),
+                " ".join(reason.value for reason in pair.reasons),
+                *(
+                    value
+                    for customer in (pair.first, pair.second)
+                    for value in (customer.id, customer.name, customer.email)
+                ),
+            ]
+            writer.writerow([neutralise_cell(cell) for cell in cells])
+    return EXIT_OK
+
+
+def cmd_set_region(args: argparse.Namespace) -> int:
+    """Change a tenant's default phone region, then compute its keys and pairs again."""
+    from data.duplicates.bulk import rebuild
+    from data.tenancy import set_phone_region
+
+    db = database()
+    tenant = resolve_tenant(db, args.tenant)
+    with db.owner_engine().begin() as connection:
+        stored = set_phone_region(connection, tenant.id, args.region)
+    with db.scope(operator(tenant.id), write=True) as scope:
+        result = rebuild(scope, rekey_first=True)
+    out(
+        f"The default phone region of {tenant.name} is now {stored or 'none'}; the keys of "
+        f"{result.rekeyed:,} customers were computed again. {result.sentence()}"
+    )
+    return EXIT_OK
+
+
+def port(value: str) -> int:
+    """A TCP port for ``--port``: 1–65535, else a usage error (exit 2)."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port number") from None
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"{number} is not a port number (1-65535)")
+    return number
+
+
 COMMANDS: dict[str, tuple[Callable[[argparse.Namespace], int], str]] = {}
 
 
 def build_parser() -> Parser:
+    from data.identity import Role
+
     parser = Parser(
         prog="manage.py",
         description="Inventory Pro — Customers: operator commands.",
@@ -386,15 +534,26 @@ def build_parser() -> Parser:
     sub = parser.add_subparsers(dest="command", metavar="<command>", parser_class=Parser)
     sub.required = True
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> Parser:
-        command = sub.add_parser(name, help=help_text, description=help_text)
+    def add(
+        name: str,
+        func: Callable[[argparse.Namespace], int],
+        help_text: str,
+        aliases: Sequence[str] = (),
+    ) -> Parser:
+        command = sub.add_parser(name, help=help_text, description=help_text, aliases=list(aliases))
         command.set_defaults(func=func)
-        return command  # type: ignore[return-value]
+        return command
 
     add("init-db", cmd_init_db, "Create the database schema, or upgrade it; safe to repeat.")
 
     tenant = add("create-tenant", cmd_create_tenant, "Create a tenant and print its id.")
     tenant.add_argument("name", help="the tenant's name (unique)")
+    tenant.add_argument(
+        "--region",
+        type=region,
+        help="the country whose national phone numbers the tenant's customers have (DE, "
+        "US, ...; 'none'); default: the DEFAULT_PHONE_REGION setting",
+    )
 
     user = add(
         "create-user",
@@ -403,7 +562,12 @@ def build_parser() -> Parser:
     )
     user.add_argument("username", help="3–150 characters: letters, digits, . _ - @")
     user.add_argument("--tenant", required=True, help="tenant id or name")
-    user.add_argument("--role", required=True, help="admin, editor or viewer")
+    user.add_argument(
+        "--role",
+        required=True,
+        type=str.lower,  # "Editor" is the editor role, as it always was
+        choices=[role.value for role in Role],
+    )
     user.add_argument(
         "--password-stdin", action="store_true", help="read the password from standard input"
     )
@@ -424,24 +588,29 @@ def build_parser() -> Parser:
         "Load the demo tenant 'Acme Demo' (admin, editor, viewer, 300 customers) once, "
         "and print how to sign in.",
     )
-    demo.add_argument("--port", type=int, default=8501, help="dashboard port to print")
+    demo.add_argument("--port", type=port, default=8501, help="dashboard port to print")
 
     dash = add("dashboard", cmd_dashboard, "Run the Streamlit dashboard.")
     dash.add_argument("--host", default="127.0.0.1")
-    dash.add_argument("--port", type=int, default=8501)
+    dash.add_argument("--port", type=port, default=8501)
 
     api = add("api", cmd_api, "Run the REST API (FastAPI on uvicorn); documentation at /docs.")
     api.add_argument("--host", default="127.0.0.1")
-    api.add_argument("--port", type=int, default=8000)
+    api.add_argument("--port", type=port, default=8000)
     api.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
 
     imp = add(
         "import-csv",
         cmd_import_csv,
-        "Import customers from a CSV file (UTF-8/UTF-16/Windows-1252; comma, semicolon "
-        "or tab); prints created=N updated=N skipped=N invalid=N.",
+        "Import customers from a CSV file (UTF-8/UTF-16/Windows-1252; comma, semicolon or "
+        "tab) or a spreadsheet (.xlsx, .xls, .ods); prints a one-line summary.",
+        aliases=["import"],
     )
-    imp.add_argument("file", help="the CSV file; the first line names the columns")
+    imp.add_argument(
+        "file",
+        help="the CSV file (its first line names the columns) or the workbook (the header "
+        "row may sit below title rows); the content decides which",
+    )
     imp.add_argument("--tenant", required=True, help="tenant id or name")
     imp.add_argument(
         "--mode",
@@ -459,18 +628,81 @@ def build_parser() -> Parser:
     imp.add_argument(
         "--errors",
         metavar="OUT",
-        help="write the invalid rows, with an error column, to this CSV file",
+        help="write the invalid rows to this CSV file: their line (or sheet row) first, the "
+        "row as read, then an error column",
     )
-    imp.epilog = (
-        "Exit 0 when imported (or a clean dry run), 1 when refused because of invalid rows, "
-        "2 when the file cannot be read."
+    imp.add_argument(
+        "--sheet",
+        metavar="NAME",
+        help="the sheet of a workbook to import (default: the first sheet with data)",
+    )
+    imp.add_argument(
+        "--map",
+        action="append",
+        metavar="COLUMN=FIELD",
+        help="feed FIELD (name, email, phone, address, first_name, middle_name, last_name, "
+        "company) from COLUMN, overriding the automatic matching; 'COLUMN=' ignores the "
+        "column; repeat for more columns",
     )
 
-    exp = add("export-csv", cmd_export_csv, "Export a tenant's customers as CSV (UTF-8).")
+    def import_epilog() -> str:
+        from data.importing import SUMMARY_LINE_HELP
+
+        return (
+            SUMMARY_LINE_HELP + " Exit 0 when imported (or a clean dry run), 1 when refused "
+            "because of invalid rows, 2 when the file cannot be read or an argument is wrong."
+        )
+
+    imp.epilog_of = import_epilog
+
+    exp = add(
+        "export-csv",
+        cmd_export_csv,
+        "Export a tenant's customers as CSV (UTF-8) or as an Excel workbook (.xlsx).",
+        aliases=["export"],
+    )
     exp.add_argument("--tenant", required=True, help="tenant id or name")
-    exp.add_argument("--out", metavar="FILE", help="write here instead of standard output")
+    exp.add_argument(
+        "--out",
+        metavar="FILE",
+        help="write here instead of standard output; a name ending in .xlsx writes a workbook",
+    )
+    exp.add_argument(
+        "--format",
+        choices=["csv", "xlsx"],
+        help="csv or xlsx (default: from the --out name, else csv)",
+    )
     exp.add_argument("--search", metavar="Q", help="only customers matching this search")
-    exp.add_argument("--bom", action="store_true", help="start with a BOM (for Excel)")
+    exp.add_argument("--bom", action="store_true", help="start with a BOM (for Excel; CSV only)")
+    exp.epilog = (
+        "A workbook holds at most 1,048,575 customers (one sheet); a larger export is "
+        "refused with exit 2 and no file."
+    )
+
+    dup = add(
+        "duplicates",
+        cmd_duplicates,
+        "Print a tenant's suspected duplicate customers as CSV, best first: score, reasons, "
+        "then id, name and email of each customer.",
+    )
+    dup.add_argument("--tenant", required=True, help="tenant id or name")
+    dup.add_argument(
+        "--min-score", type=score, default=0, metavar="S", help="only pairs scoring S or more"
+    )
+    dup.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="first compute every customer's keys and find every pair again (a minute or "
+        "more per million customers; says on stderr what it found)",
+    )
+    reg = add(
+        "set-region",
+        cmd_set_region,
+        "Set a tenant's default phone region, then compute its customers' phone keys and "
+        "duplicate pairs again.",
+    )
+    reg.add_argument("region", type=region, help="a two-letter country code (DE, US ...), or none")
+    reg.add_argument("--tenant", required=True, help="tenant id or name")
 
     for name, (func, help_text) in COMMANDS.items():
         add(name, func, help_text)

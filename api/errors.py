@@ -30,9 +30,9 @@ from data.errors import (
     NotFound,
     StaleVersion,
     Throttled,
+    Unauthenticated,
     Unavailable,
 )
-from data.users import Unauthenticated
 
 log = logging.getLogger("api.errors")
 

@@ -22,7 +22,7 @@ from api import errors
 from api.context import RequestIdFilter
 from api.deps import reject_unknown_query
 from api.middleware import RequestContext
-from api.routes import auth, customers, transfer
+from api.routes import auth, customers, duplicates, transfer
 from config import get_settings
 from data.db import Database
 
@@ -46,6 +46,11 @@ plus `errors` (one sentence per field) for 409 and 422.
 TAGS = [
     {"name": "auth", "description": "Access tokens."},
     {"name": "customers", "description": "Your tenant's customers."},
+    {
+        "name": "duplicates",
+        "description": "Customers that look like one: review, dismiss, merge (undo from "
+        "the dashboard's History).",
+    },
 ]
 
 
@@ -89,6 +94,7 @@ def create_app(database: Database | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(auth.router)
     app.include_router(transfer.router)  # before customers: /export is not an {id}
+    app.include_router(duplicates.router)  # before customers: /duplicates, /merge neither
     app.include_router(customers.router)
     upload_limit = settings.max_upload_mb * 1024 * 1024
     app.add_middleware(RequestContext, body_limit=partial(body_limit, upload_limit=upload_limit))

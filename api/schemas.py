@@ -1,20 +1,22 @@
 """The wire format: camelCase JSON, as the original Inventory Pro API spoke it.
 
 These models describe and serialise what goes over HTTP.  They hold no customer rules:
-a request body is validated by ``data.schemas.validate_customer`` (the one place the
-rules live); ``CustomerWrite`` here only documents that body in ``/openapi.json``.
+a request body is validated by ``data.schemas.validate_customer``, whose model
+(``CUSTOMER_MODEL``, made from ``data.fields``) is also the body documented in
+``/openapi.json``.  The answer's fields are made from ``data.fields`` too.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 from pydantic.alias_generators import to_camel
 
-from data.models import ADDRESS_MAX, EMAIL_MAX, NAME_MAX, PHONE_MAX
-from data.schemas import CustomerOut
+from data.credentials import CredentialInfo
+from data.fields import FIELDS
+from data.schemas import CUSTOMER_MODEL, CustomerOut
 
 EXAMPLE_ID = "3f0c2b8e-4d5a-4c1e-9a77-0b6f2d9e8c41"
 EXAMPLE_TENANT = "9b2e7f10-61c4-4a8b-8d3e-5f1a2c7b9e06"
@@ -24,6 +26,10 @@ EXAMPLE_CUSTOMER: dict[str, JsonValue] = {
     "phone": "+49 30 1234567",
     "address": 'Hauptstraße 5\n"Hinterhaus", 2. OG\n10115 Berlin',
 }
+CUSTOMER_WRITE_SCHEMA: dict[str, Any] = {
+    **CUSTOMER_MODEL.model_json_schema(),
+    "examples": [EXAMPLE_CUSTOMER],
+}
 
 
 class Wire(BaseModel):
@@ -32,80 +38,57 @@ class Wire(BaseModel):
     )
 
 
-class CustomerWrite(BaseModel):
-    """The body of POST and PUT: the four fields, nothing else (unknown fields → 422).
-
-    PUT replaces all four: an omitted ``phone`` or ``address`` becomes null.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid",
-        title="CustomerWrite",
-        json_schema_extra={"examples": [EXAMPLE_CUSTOMER]},
+def _customer_fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {"id": (str, ...)}
+    for field in FIELDS:
+        kind = str if field.required else str | None
+        fields[field.name] = (kind, Field(description=field.description))
+    fields["tenant_id"] = (str, ...)
+    fields["created_at"] = (datetime, ...)
+    fields["updated_at"] = (datetime, ...)
+    fields["version"] = (
+        int,
+        Field(
+            description="Bumped on every change; the ETag of the customer is this number quoted."
+        ),
     )
-
-    name: str = Field(
-        min_length=1, max_length=NAME_MAX, description="Required; trimmed; 1–200 characters."
-    )
-    email: str = Field(
-        min_length=3,
-        max_length=EMAIL_MAX,
-        description="Required; a valid address; unique in your tenant, ignoring case.",
-    )
-    phone: str | None = Field(
-        default=None, max_length=PHONE_MAX, description="Optional; empty becomes null."
-    )
-    address: str | None = Field(
-        default=None,
-        max_length=ADDRESS_MAX,
-        description="Optional; may hold commas, quotes and line breaks; empty becomes null.",
-    )
+    return fields
 
 
-class Customer(Wire):
-    """A stored customer."""
+# A stored customer as the API answers it: ``id``, the fields, ``tenantId``,
+# ``createdAt``, ``updatedAt``, ``version``.
+Customer: type[Wire] = create_model(
+    "Customer",
+    __base__=Wire,
+    __config__=None,
+    **_customer_fields(),
+)
+Customer.model_config["title"] = "Customer"
+Customer.model_config["json_schema_extra"] = {
+    "examples": [
+        {
+            "id": EXAMPLE_ID,
+            **EXAMPLE_CUSTOMER,
+            "tenantId": EXAMPLE_TENANT,
+            "createdAt": "2026-03-01T09:30:00Z",
+            "updatedAt": "2026-03-02T14:05:12Z",
+            "version": 2,
+        }
+    ]
+}
+Customer.model_rebuild(force=True)
 
-    model_config = ConfigDict(
-        title="Customer",
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": EXAMPLE_ID,
-                    **EXAMPLE_CUSTOMER,
-                    "tenantId": EXAMPLE_TENANT,
-                    "createdAt": "2026-03-01T09:30:00Z",
-                    "updatedAt": "2026-03-02T14:05:12Z",
-                    "version": 2,
-                }
-            ]
-        },
-    )
 
-    id: str
-    name: str
-    email: str
-    phone: str | None
-    address: str | None
-    tenant_id: str
-    created_at: datetime
-    updated_at: datetime
-    version: int = Field(
-        description="Bumped on every change; the ETag of the customer is this number quoted."
-    )
-
-    @classmethod
-    def of(cls, customer: CustomerOut) -> Customer:
-        return cls(
-            id=customer.id,
-            name=customer.name,
-            email=customer.email,
-            phone=customer.phone,
-            address=customer.address,
-            tenant_id=customer.tenant_id,
-            created_at=customer.created_at,
-            updated_at=customer.updated_at,
-            version=customer.version,
-        )
+def customer_wire(customer: CustomerOut) -> dict[str, Any]:
+    """The answer for one customer, as plain data in the wire's names (camelCase)."""
+    return {
+        "id": customer.id,
+        **customer.fields(),
+        "tenantId": customer.tenant_id,
+        "createdAt": customer.created_at,
+        "updatedAt": customer.updated_at,
+        "version": customer.version,
+    }
 
 
 class TokenRequest(BaseModel):
@@ -138,6 +121,28 @@ class Token(BaseModel):
     expires_in: int = Field(description="Seconds until the token stops working.")
 
 
+class CredentialOut(Wire):
+    """A session or API token (never its secret)."""
+
+    id: str
+    kind: Literal["session", "token"]
+    label: str
+    created_at: datetime
+    expires_at: datetime
+    current: bool = Field(description="The token this request was made with.")
+
+    @classmethod
+    def of(cls, credential: CredentialInfo) -> CredentialOut:
+        return cls(
+            id=credential.id,
+            kind="session" if credential.kind == "session" else "token",
+            label=credential.label,
+            created_at=credential.created_at,
+            expires_at=credential.expires_at,
+            current=credential.current,
+        )
+
+
 class Problem(Wire):
     """Every error: one sentence, the request id, and per-field sentences where useful."""
 
@@ -161,9 +166,21 @@ class Problem(Wire):
 
 
 class RowErrorOut(Wire):
-    line: int = Field(description="The line of the file (1 is the header).")
+    line: int = Field(
+        description="Where the row starts: the physical line of a CSV file (1 is the header), "
+        "or the row number of the sheet of a workbook."
+    )
     field: str | None
     message: str
+
+
+class PlannedOut(Wire):
+    """What the file's valid rows would do (or did)."""
+
+    create: int
+    update: int
+    unchanged: int
+    skip: int
 
 
 class ImportResult(Wire):
@@ -171,10 +188,17 @@ class ImportResult(Wire):
 
     ``written`` is false when nothing was written: a dry run, or an all-or-nothing import
     that found invalid rows (``refused``).  ``detail`` says which, in one sentence.
+    ``created``, ``updated``, ``unchanged`` and ``skipped`` count what was written (all
+    zero when nothing was); ``would`` holds what the valid rows would do either way.
     """
 
     detail: str
-    summary: str = Field(description="`created=N updated=N skipped=N invalid=N`, as the CLI.")
+    summary: str = Field(
+        description="The CLI's summary line: `created=N updated=N skipped=N invalid=N` when "
+        "written, with ` refused=1` (and created=0 ...) when invalid rows refused the import, "
+        "or `would_create=N would_update=N would_skip=N invalid=N` for a dry run (plus "
+        "` would_refuse=1`)."
+    )
     written: bool
     refused: bool
     dry_run: bool
@@ -195,3 +219,11 @@ class ImportResult(Wire):
     ignored_columns: list[str]
     errors: list[RowErrorOut] = Field(description="Row errors, the first 1,000 by line.")
     errors_truncated: bool
+    would: PlannedOut
+    format: str = Field(description="csv, xlsx, xlsb, xls or ods: read from the content.")
+    sheet: str | None = Field(description="The sheet of a workbook that was read.")
+    header_line: int = Field(description="The line (CSV) or sheet row of the header.")
+    feeds: dict[str, list[str]] = Field(
+        description="Each field or name part → the columns that feed it, in the order tried "
+        "(each row takes the first non-empty one)."
+    )

@@ -6,10 +6,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from typing import cast as cast_table
 
-from sqlalchemy import Select, String, cast, func, insert, or_, select
+from sqlalchemy import Select, String, Table, cast, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from data.fields import FIELD_NAMES
 from data.models import Action, AuditEvent, new_id, utcnow
 from data.schemas import CustomerOut
 from data.text import like_pattern
@@ -18,14 +20,21 @@ from data.text import like_pattern
 def snapshot(customer: CustomerOut) -> dict[str, Any]:
     """What the log keeps of a customer: enough to show a diff and to restore it."""
     return {
-        "name": customer.name,
-        "email": customer.email,
-        "phone": customer.phone,
-        "address": customer.address,
+        **customer.fields(),
         "version": customer.version,
         "created_at": customer.created_at.isoformat(),
         "updated_at": customer.updated_at.isoformat(),
     }
+
+
+def fields_of(record: Mapping[str, Any]) -> dict[str, Any]:
+    """The customer's fields in a snapshot (a field it predates is empty)."""
+    return {name: record.get(name) for name in FIELD_NAMES}
+
+
+# Built once, its values bound when run: every write of a customer records an event, and
+# a statement built with the values in it was a sixth of a PUT's CPU time.
+INSERT_EVENT = insert(cast_table(Table, AuditEvent.__table__))
 
 
 def record(
@@ -41,16 +50,17 @@ def record(
 ) -> str:
     event_id = event_id or new_id()
     session.execute(
-        insert(AuditEvent).values(
-            tenant_id=tenant_id,
-            id=event_id,
-            at=utcnow(),
-            actor=actor,
-            action=action.value,
-            customer_id=customer_id,
-            before=dict(before) if before is not None else None,
-            after=dict(after) if after is not None else None,
-        )
+        INSERT_EVENT,
+        {
+            "tenant_id": tenant_id,
+            "id": event_id,
+            "at": utcnow(),
+            "actor": actor,
+            "action": action.value,
+            "customer_id": customer_id,
+            "before": dict(before) if before is not None else None,
+            "after": dict(after) if after is not None else None,
+        },
     )
     return event_id
 

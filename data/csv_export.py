@@ -1,17 +1,18 @@
 """CSV export: the tenant's customers (or a search's matches), streamed, spreadsheet-safe.
 
 Fields are quoted only when needed; rows end with LF on PostgreSQL (COPY's way) and CRLF
-on SQLite (so that the csv writer quotes a lone CR inside a field).
-The header is SPEC §4's ``name,email,phone,address,created_at,updated_at,id``; times are
-ISO 8601 in UTC (``2026-11-25T17:30:45.123456Z``) on both databases.  A cell that a
-spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab, carriage return at
-its start) gets a leading ``'`` (``neutralise_cell``), reversibly, so that the export
-re-imports with no change.
+on SQLite (so that the csv writer quotes a lone CR inside a field).  The header is
+``data.fields.EXPORT_HEADER`` (SPEC §4: ``name,email,phone,address,created_at,updated_at,id``);
+times are ISO 8601 in UTC (``2026-11-25T17:30:45.123456Z``) on both databases.  A cell
+that a spreadsheet would run as a formula (``=``, ``+``, ``-``, ``@``, tab, carriage
+return at its start) gets a leading ``'`` (``data.cells.neutralise_cell``), reversibly,
+so that the export re-imports with no change.
 
 The rows never sit in memory: PostgreSQL streams them with ``COPY (SELECT ...) TO STDOUT``
 (the neutralisation and the time format are done in the same SELECT, row-level security
 applies); on SQLite the SELECT builds each CSV line (minimal quoting, like the csv
-module) and the driver's cursor streams them.
+module) and the driver's cursor streams them.  The SELECT is the repository's public
+``matching(search)`` query with these columns.
 """
 
 from __future__ import annotations
@@ -19,24 +20,29 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO, Any
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, or_
+from sqlalchemy import ColumnElement, Select, String, and_, case, cast, func, literal, or_
+from sqlalchemy.orm import Session
 
-from data.csv_read import neutralise_cell
-from data.customers import CustomerRepository
+from data.cells import FORMULA_CLASS
+from data.customers.columns import C
 from data.db import Database
-from data.models import Customer
-from data.tenancy import Actor, Permission
+from data.fields import EXPORT_HEADER, FIELD_NAMES
+from data.identity import Identity, Permission
 
-EXPORT_HEADER = ["name", "email", "phone", "address", "created_at", "updated_at", "id"]
 CHUNK_BYTES = 256 * 1024
 BATCH = 5000
 
-__all__ = ["EXPORT_HEADER", "export_csv", "export_filename", "iter_export", "neutralise_cell"]
+__all__ = ["EXPORT_HEADER", "ExportCounter", "export_csv", "export_filename", "iter_export"]
 
 
-TRIGGER_CLASS = "[=+@\t\r-]"  # FORMULA_STARTS as a character class ("-" last: literal)
+@dataclass
+class ExportCounter:
+    """How many customers an export wrote (known once it has been read to the end)."""
+
+    rows: int = 0
 
 
 def _neutralised(column: Any, dialect: str) -> ColumnElement[Any]:
@@ -44,44 +50,32 @@ def _neutralised(column: Any, dialect: str) -> ColumnElement[Any]:
     character comes first.  One pattern match per cell (``GLOB`` / ``~``), no allocation on
     the common path."""
     if dialect == "postgresql":
-        starts = column.op("~")(literal("^'*" + TRIGGER_CLASS))
+        starts = column.op("~")(literal("^'*" + FORMULA_CLASS))
     else:
         starts = or_(
-            column.op("GLOB")(literal(TRIGGER_CLASS + "*")),
+            column.op("GLOB")(literal(FORMULA_CLASS + "*")),
             and_(
                 column.op("GLOB")(literal("'*")),
-                func.ltrim(column, literal("'")).op("GLOB")(literal(TRIGGER_CLASS + "*")),
+                func.ltrim(column, literal("'")).op("GLOB")(literal(FORMULA_CLASS + "*")),
             ),
         )
     return case((starts, literal("'") + column), else_=column)
 
 
-def _timestamp(column: Any, dialect: str) -> ColumnElement[Any]:
+def timestamp_text(column: Any, dialect: str) -> ColumnElement[Any]:
+    """A time column as ISO 8601 UTC text (``2026-11-25T17:30:45.123456Z``), in SQL."""
     if dialect == "postgresql":
         return func.to_char(func.timezone("UTC", column), literal('YYYY-MM-DD"T"HH24:MI:SS.US"Z"'))
     # SQLite keeps naive UTC text "YYYY-MM-DD HH:MM:SS.ffffff".
     return func.replace(cast(column, String), " ", "T") + literal("Z")
 
 
-def _query(repository: CustomerRepository, search: str | None, dialect: str) -> Any:
-    texts = [
-        _neutralised(column, dialect)
-        for column in (Customer.name, Customer.email, Customer.phone, Customer.address)
-    ]
-    # Times and the id never hold a delimiter, a quote or a line break.
-    plain = [
-        _timestamp(Customer.created_at, dialect),
-        _timestamp(Customer.updated_at, dialect),
-        Customer.id,
-    ]
-    columns: list[Any] = texts + plain
-    if dialect == "sqlite":
-        columns = [_csv_line(texts, plain)]
-    return (
-        repository._filtered(search)
-        .with_only_columns(*columns)
-        .order_by(Customer.name, Customer.id)
-    )
+def _system_column(name: str, dialect: str) -> ColumnElement[Any]:
+    """A column of ``EXPORT_HEADER`` that the system sets; none holds a delimiter, a quote
+    or a line break."""
+    if name in ("created_at", "updated_at"):
+        return timestamp_text(C[name], dialect)
+    return C[name]
 
 
 def _csv_field(value: Any) -> ColumnElement[Any]:
@@ -101,53 +95,52 @@ def _csv_line(texts: list[Any], plain: list[Any]) -> ColumnElement[Any]:
     return line
 
 
-class _Counter:
-    rows = 0
+def _query(matching: Select[Any], dialect: str) -> Select[Any]:
+    """The export's SELECT: ``matching`` (the tenant's customers in name order) with the
+    columns of ``EXPORT_HEADER``, neutralised and formatted."""
+    texts = [_neutralised(C[name], dialect) for name in FIELD_NAMES]
+    plain = [_system_column(name, dialect) for name in EXPORT_HEADER if name not in FIELD_NAMES]
+    if dialect == "sqlite":
+        return matching.with_only_columns(_csv_line(texts, plain))
+    return matching.with_only_columns(*texts, *plain)
 
 
 def iter_export(
     database: Database,
-    tenant_id: str,
-    actor: Actor,
+    identity: Identity,
     *,
     search: str | None = None,
     bom: bool = False,
-    counter: _Counter | None = None,
+    counter: ExportCounter | None = None,
 ) -> Iterator[bytes]:
-    """The CSV as chunks of UTF-8 bytes, read in one transaction of the tenant."""
-    actor.require(Permission.EXPORT)
-    counter = counter or _Counter()
-    return _chunks(database, tenant_id, actor, search, bom, counter)
+    """The CSV as chunks of UTF-8 bytes, read in one scope (transaction) of the tenant.
+
+    The first chunk is the header; the right to export is read from the database in the
+    same transaction as the rows, before it (``Forbidden`` from the first ``next()``).
+    """
+    counter = counter if counter is not None else ExportCounter()
+    with database.scope(identity) as scope:
+        scope.require(Permission.EXPORT)
+        query = _query(scope.customers.matching(search), scope.dialect)
+        terminator = "\n" if scope.dialect == "postgresql" else "\r\n"
+        head = io.StringIO()
+        csv.writer(head, lineterminator=terminator).writerow(EXPORT_HEADER)
+        yield ("\ufeff" if bom else "").encode() + head.getvalue().encode()
+        if scope.dialect == "postgresql":
+            yield from _copy_out(scope.session, query, counter)
+        else:
+            yield from _sqlite_rows(scope.session, query, terminator, counter)
 
 
-def _chunks(
-    database: Database,
-    tenant_id: str,
-    actor: Actor,
-    search: str | None,
-    bom: bool,
-    counter: _Counter,
+def _sqlite_rows(
+    session: Session, query: Select[Any], terminator: str, counter: ExportCounter
 ) -> Iterator[bytes]:
-    terminator = "\n" if database.dialect == "postgresql" else "\r\n"
-    head = io.StringIO()
-    csv.writer(head, lineterminator=terminator).writerow(EXPORT_HEADER)
-    yield ("\ufeff" if bom else "").encode() + head.getvalue().encode()
-    with database.transaction(tenant_id) as session:
-        repository = CustomerRepository(session, tenant_id, actor)
-        query = _query(repository, search, database.dialect)
-        if database.dialect == "postgresql":
-            yield from _copy_out(session, query, counter)
-            return
-        yield from _sqlite_rows(session, query, terminator, counter)
-
-
-def _sqlite_rows(session: Any, query: Any, terminator: str, counter: _Counter) -> Iterator[bytes]:
     """Lines straight from the driver's cursor, which steps lazily through the index."""
     compiled = query.compile(
         dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
     )
     params = [compiled.params[name] for name in compiled.positiontup or []]
-    cursor = session.connection().connection.dbapi_connection.cursor()
+    cursor = session.connection().connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     pending: list[str] = []
     size = 0
     try:
@@ -166,11 +159,11 @@ def _sqlite_rows(session: Any, query: Any, terminator: str, counter: _Counter) -
         yield "".join(pending).encode("utf-8")
 
 
-def _copy_out(session: Any, query: Any, counter: _Counter) -> Iterator[bytes]:
+def _copy_out(session: Session, query: Select[Any], counter: ExportCounter) -> Iterator[bytes]:
     compiled = query.compile(
         dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True}
     )
-    raw = session.connection().connection.dbapi_connection
+    raw: Any = session.connection().connection.dbapi_connection
     statement = f"COPY ({compiled}) TO STDOUT WITH (FORMAT csv)"
     pending = bytearray()
     with raw.cursor() as cursor:
@@ -187,16 +180,15 @@ def _copy_out(session: Any, query: Any, counter: _Counter) -> Iterator[bytes]:
 
 def export_csv(
     database: Database,
-    tenant_id: str,
-    actor: Actor,
+    identity: Identity,
     out: IO[bytes],
     *,
     search: str | None = None,
     bom: bool = False,
 ) -> int:
     """Write the export to ``out``; returns the number of customers written."""
-    counter = _Counter()
-    for chunk in iter_export(database, tenant_id, actor, search=search, bom=bom, counter=counter):
+    counter = ExportCounter()
+    for chunk in iter_export(database, identity, search=search, bom=bom, counter=counter):
         out.write(chunk)
     return counter.rows
 

@@ -1,13 +1,17 @@
 """Engine and transactions: the only place that knows which database is behind the URL.
 
-``Database.transaction(tenant_id, write=...)`` is how every caller gets a session.
-The session belongs to one tenant for its whole life:
+``Database.scope(identity, write=...)`` is how the front doors get a session: one
+transaction of one tenant, with the actor's current rights read in it (``data.scope``).
+``Database.transaction(tenant_id, write=...)`` is the layer below, for work that has no
+signed-in actor (sign-in, the operator's commands).  A session belongs to one tenant for
+its whole life:
 
 * on PostgreSQL the tenant is written into the transaction with
   ``set_config('app.tenant_id', ..., true)`` so that the row-level security policies
-  hide every other tenant's rows even from a query that forgot its ``WHERE``; the
-  connection runs as a role that does not own the tables (``SET ROLE``), so the
-  policies apply to it;
+  hide every other tenant's rows even from a query that forgot its ``WHERE``.  The
+  runtime logs in as a role of its own that is neither a superuser nor the tables'
+  owner (``init-db`` creates it: ``ensure_runtime_role``), so the policies always apply
+  and no statement can ``RESET ROLE`` its way out of them;
 * on SQLite a write transaction starts with ``BEGIN IMMEDIATE``, which takes the write
   lock up front: two writers queue instead of failing half-way with "database is
   locked".  A lock that stays taken longer than the busy timeout and a few retries
@@ -21,25 +25,38 @@ import json
 import logging
 import os
 import random
+import re
 import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
+from sqlalchemy.pool import NullPool
 
 from data.errors import Unavailable
+from data.failures import first_failure, is_contention, is_disk_full, is_locked
+
+if TYPE_CHECKING:
+    from data.identity import Identity
+    from data.scope import Scope
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 TENANT_SETTING = "app.tenant_id"
+# What a transaction without a tenant may look up, one row at a time (see the policies
+# of migration 0003): a user by name at sign-in, a session by its secret's hash, a tenant
+# by id or name on the command line, the throttle counters of one attempt.
 LOGIN_USERNAME_SETTING = "app.login_username"
-LOGIN_USER_ID_SETTING = "app.login_user_id"
+LOGIN_SECRET_SETTING = "app.login_secret"  # noqa: S105 - a setting's name
+LOOKUP_TENANT_SETTING = "app.lookup_tenant"
+THROTTLE_KEYS_SETTING = "app.throttle_keys"
+ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 BEGIN_RETRIES = 4
 
@@ -87,26 +104,58 @@ def _sqlite_file(url: URL) -> Path | None:
     return Path(database)
 
 
+def runtime_role_name(url: URL, configured: str | None = None) -> str:
+    """The runtime role ``init-db`` creates: ``<database>_app`` unless one is configured.
+
+    Named after the database, so that installations sharing a PostgreSQL server (or the
+    test databases of parallel runs) each get a role, and a password, of their own.
+    """
+    name = configured or re.sub(r"[^a-z0-9_]", "_", (url.database or "inventory").lower())
+    if not configured:
+        name = (name if name[:1].isalpha() or name[:1] == "_" else f"db_{name}")[:59] + "_app"
+    if not ROLE_NAME.match(name):
+        raise Unavailable(
+            f"DATABASE_APP_ROLE {name!r} is not a usable role name "
+            "(lower-case letters, digits and _, at most 63)."
+        )
+    return name
+
+
 class Database:
-    """One engine per database URL, shared by every thread of the process."""
+    """One engine per database URL, shared by every thread of the process.
+
+    ``url`` is the owner's (it runs the migrations).  On PostgreSQL the runtime logs in
+    as ``runtime_url`` when one is given, else as the role ``init-db`` creates, with the
+    generated password (``runtime_role_name``).
+    """
 
     def __init__(
         self,
         url: str,
         *,
-        app_role: str | None = "inventory_app",
+        runtime_url: str | None = None,
+        app_role: str | None = None,
+        app_password: str = "",
         busy_timeout_ms: int = 5000,
         pool_size: int = 10,
     ) -> None:
         self.url = normalise_url(url)
         self.dialect = self.url.get_backend_name()
-        self.app_role = app_role if self.dialect == "postgresql" else None
         self.busy_timeout_ms = busy_timeout_ms
+        self.app_role: str | None = None
+        self.app_password = app_password
+        self._owner: Engine | None = None
         if self.dialect == "sqlite":
+            self.runtime_url = self.url
             self.engine = self._sqlite_engine()
         else:
+            if runtime_url:
+                self.runtime_url = normalise_url(runtime_url)
+            else:
+                self.app_role = runtime_role_name(self.url, app_role)
+                self.runtime_url = self.url.set(username=self.app_role, password=app_password)
             self.engine = create_engine(
-                self.url,
+                self.runtime_url,
                 pool_pre_ping=True,
                 pool_size=pool_size,
                 max_overflow=2 * pool_size,
@@ -120,8 +169,6 @@ class Database:
                 # a millisecond.
                 connect_args={"prepare_threshold": None},
             )
-            if self.app_role:
-                self._install_set_role(self.engine, self.app_role)
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
@@ -131,15 +178,7 @@ class Database:
     def _sqlite_engine(self) -> Engine:
         path = _sqlite_file(self.url)
         if path is not None:
-            folder = path.parent
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise Unavailable(
-                    f"Cannot create the database folder {folder}: {exc.strerror}."
-                ) from None
-            if not os.access(folder, os.W_OK):
-                raise Unavailable(f"The database folder {folder} is not writable.")
+            _private_sqlite_file(path)
         engine = create_engine(
             self.url,
             connect_args={"check_same_thread": False, "timeout": self.busy_timeout_ms / 1000},
@@ -175,23 +214,26 @@ class Database:
 
         return engine
 
-    @staticmethod
-    def _install_set_role(engine: Engine, role: str) -> None:
-        quoted = '"' + role.replace('"', '""') + '"'
-
-        @event.listens_for(engine, "connect")
-        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute(f"SET ROLE {quoted}")
-            dbapi_connection.commit()
-
     def owner_engine(self) -> Engine:
-        """An engine that connects as the URL's own user: for migrations only."""
+        """An engine that connects as the URL's own user: migrations and maintenance only.
+
+        It holds no connection between uses (``NullPool``).
+        """
         if self.dialect == "sqlite":
             return self.engine
-        return create_engine(self.url)
+        if self._owner is None:
+            self._owner = create_engine(self.url, poolclass=NullPool, json_serializer=_json_dumps)
+        return self._owner
 
     # -- sessions -------------------------------------------------------------------
+
+    def scope(
+        self, identity: Identity, *, write: bool = False
+    ) -> contextlib.AbstractContextManager[Scope]:
+        """The tenant-scoped unit of work of ``identity``: see ``data.scope``."""
+        from data.scope import open_scope
+
+        return open_scope(self, identity, write=write)
 
     @contextlib.contextmanager
     def transaction(self, tenant_id: str | None, *, write: bool = False) -> Iterator[Session]:
@@ -246,98 +288,47 @@ class Database:
         )
 
     def migrate(self) -> tuple[str | None, str | None]:
-        """Bring the schema to the newest migration; returns (revision before, after).
+        """Bring the schema to the newest migration: ``data.administration.migrate``."""
+        from data.administration import migrate
 
-        Idempotent: on an up-to-date database it changes nothing.  Runs as the URL's own
-        user, in one transaction (PostgreSQL and SQLite both have transactional DDL),
-        under a lock so that two processes starting at once do not race.
-        """
-        from alembic import command
-        from alembic.config import Config
-        from alembic.runtime.migration import MigrationContext
-
-        config = Config(str(PROJECT_DIR / "alembic.ini"))
-        config.set_main_option("script_location", str(PROJECT_DIR / "migrations"))
-        engine = self.owner_engine()
-        if self.dialect == "sqlite":
-            engine = engine.execution_options(sqlite_begin="IMMEDIATE")
-        try:
-            with engine.begin() as conn:
-                if self.dialect == "postgresql":
-                    conn.execute(text("SELECT pg_advisory_xact_lock(4242001)"))
-                before = MigrationContext.configure(conn).get_current_revision()
-                config.attributes["connection"] = conn
-                command.upgrade(config, "head")
-                after = MigrationContext.configure(conn).get_current_revision()
-        except OperationalError as exc:
-            raise self.unavailable(exc) from None
-        except DBAPIError as exc:
-            detail = str(exc.orig).strip().splitlines()[0].rstrip(".")
-            raise Unavailable(f"The schema could not be created: {detail}.") from None
-        return before, after
-
-    def check(self) -> None:
-        """Connect once and look at the schema; raise ``Unavailable`` with a sentence."""
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1 FROM tenants WHERE 1 = 0"))
-        except OperationalError as exc:
-            if self.dialect == "sqlite" and "no such table" in str(exc.orig):
-                raise self.not_initialised() from None
-            raise self.unavailable(exc) from None
-        except DBAPIError:
-            # PostgreSQL: no such table, no application role, or no grant on it yet.
-            raise self.not_initialised() from None
+        return migrate(self)
 
     def refresh_statistics(self, *tables: str) -> None:
-        """PostgreSQL: ``VACUUM (ANALYZE)`` these tables now, after a bulk change (best effort).
+        """PostgreSQL, after a bulk change: ``data.administration.refresh_statistics``."""
+        from data.administration import refresh_statistics
 
-        Autovacuum gets to a table some time after a bulk change (a minute or more, and
-        never where it is turned off); until then:
-
-        * the planner believes a tenant that just received a million rows is tiny.
-          Measured right after such an import: a deep Customers page read every row of
-          the tenant through a bitmap scan and sorted them (1.1 s instead of 3 ms) and a
-          search took 0.5 s;
-        * the index entries of the rows an upsert replaced are still there: the first
-          Customers page in "last changed" order walked a million dead entries (30-70 ms
-          instead of 1 ms), and index-only scans (page anchors) visited the table too.
-
-        About 10 s for a million updated rows, as the table's owner (the URL's own user,
-        the one that runs ``init-db``), outside any transaction; for another user, or
-        while another vacuum holds the table (``SKIP_LOCKED``), PostgreSQL skips it with
-        a warning and autovacuum does it later.
-        """
-        if self.dialect != "postgresql" or not tables:
-            return
-        owner = self.owner_engine()
-        try:
-            with owner.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-                for table in tables:
-                    conn.execute(text(f'VACUUM (ANALYZE, SKIP_LOCKED) "{table}"'))
-        except DBAPIError as exc:
-            logging.getLogger(__name__).warning(
-                "VACUUM after a bulk change failed: %s", str(exc.orig).strip().splitlines()[0]
-            )
-        finally:
-            owner.dispose()
+        refresh_statistics(self, *tables)
 
     def warnings(self) -> list[str]:
         """Sentences about this installation an operator should know (empty when fine)."""
-        if self.dialect != "postgresql":
-            return []
-        with self.owner_engine().connect() as conn:
-            leakproof = conn.execute(
-                text("SELECT proleakproof FROM pg_proc WHERE oid = 'texticlike'::regproc")
-            ).scalar()
-        if leakproof:
-            return []
-        return [
-            "Search will scan each tenant's rows instead of using the trigram index, "
-            "because ILIKE is not marked LEAKPROOF (row-level security then forbids the "
-            "index); run init-db once as a superuser, or have a DBA run "
-            "'ALTER FUNCTION pg_catalog.texticlike(text, text) LEAKPROOF'."
-        ]
+        from data.administration import warnings
+
+        return warnings(self)
+
+    def check(self) -> None:
+        """Connect once and look at the schema and the runtime's rights.
+
+        Raises ``Unavailable`` with a sentence: not initialised, unreachable, or (on
+        PostgreSQL) a runtime role that could escape row-level security.
+        """
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1 FROM tenants WHERE 1 = 0"))
+                if self.dialect == "postgresql":
+                    from data.administration import runtime_role_problem
+
+                    problem = runtime_role_problem(conn)
+                    if problem:
+                        raise Unavailable(problem)
+        except OperationalError as exc:
+            if self.dialect == "sqlite" and "no such table" in str(exc.orig):
+                raise self.not_initialised() from None
+            if self.dialect == "postgresql" and _is_login_failure(exc):
+                raise self.not_initialised() from None
+            raise self.unavailable(exc) from None
+        except DBAPIError:
+            # PostgreSQL: no such table, no runtime role, or no grant on it yet.
+            raise self.not_initialised() from None
 
     @staticmethod
     def not_initialised() -> Unavailable:
@@ -345,57 +336,52 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._owner is not None:
+            self._owner.dispose()
+
+
+def _is_login_failure(exc: OperationalError) -> bool:
+    message = str(exc.orig)
+    return "authentication failed" in message or ("role" in message and "does not exist" in message)
+
+
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database's folder and file readable by their owner only.
+
+    The file holds password hashes and customer data.  SQLite gives its -wal and -shm
+    files the permissions of the database file.  An existing folder other than the
+    project's own ``var/`` is left as the operator set it.
+    """
+    from config import VAR_DIR, make_private_dir
+
+    folder = path.parent
+    try:
+        make_private_dir(folder)
+        if folder.resolve() == VAR_DIR.resolve():
+            os.chmod(folder, 0o700)
+    except OSError as exc:
+        raise Unavailable(
+            f"Cannot create the database folder {folder}: {exc.strerror or exc}."
+        ) from None
+    try:
+        if not path.exists():
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT, 0o600))
+        elif path.stat().st_mode & 0o077 and path.stat().st_uid == os.getuid():
+            # A file of an older release (0644): password hashes inside; tighten it.
+            for companion in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                if companion.exists():
+                    os.chmod(companion, 0o600)
+    except OSError as exc:
+        raise Unavailable(
+            f"Cannot create the database file {path}: {exc.strerror or exc}."
+        ) from None
+    if not os.access(folder, os.W_OK):
+        raise Unavailable(f"The database folder {folder} is not writable.")
 
 
 def _json_dumps(value: Any) -> str:
     # Keep non-ASCII text readable in the stored JSON (and findable by the History search).
     return json.dumps(value, ensure_ascii=False)
-
-
-def is_locked(exc: BaseException) -> bool:
-    orig = getattr(exc, "orig", exc)
-    return isinstance(orig, sqlite3.OperationalError) and (
-        "locked" in str(orig) or "busy" in str(orig)
-    )
-
-
-def first_failure(exc: DBAPIError) -> DBAPIError:
-    """The database error that started a chain of them.
-
-    After a disk or I/O error SQLite rolls the whole transaction back by itself, so the
-    rollback of the savepoint that follows fails with "no such savepoint"; that second
-    error must not hide the first.
-    """
-    first = exc
-    earlier = exc.__context__
-    while earlier is not None and _is_database_error(earlier):
-        if isinstance(earlier, OperationalError):
-            first = earlier
-        earlier = earlier.__context__
-    return first
-
-
-def _is_database_error(error: BaseException) -> bool:
-    return isinstance(error, DBAPIError | sqlite3.Error) or type(error).__module__.startswith(
-        "psycopg"
-    )
-
-
-def is_disk_full(exc: BaseException) -> bool:
-    orig = getattr(exc, "orig", exc)
-    if isinstance(orig, sqlite3.Error):
-        return getattr(orig, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-    return getattr(orig, "sqlstate", None) == "53100"  # PostgreSQL: disk_full
-
-
-# PostgreSQL gave up on a transaction because of other transactions, not because it is
-# down: serialization failure, deadlock, lock not available.
-CONTENTION_SQLSTATES = frozenset({"40001", "40P01", "55P03"})
-
-
-def is_contention(exc: BaseException) -> bool:
-    orig = getattr(exc, "orig", exc)
-    return getattr(orig, "sqlstate", None) in CONTENTION_SQLSTATES
 
 
 # --- the tenant of a PostgreSQL transaction ----------------------------------------
@@ -433,7 +419,7 @@ def set_local(session: Session, name: str, value: str) -> None:
 
 # --- one Database per URL per process ----------------------------------------------
 
-_databases: dict[tuple[str, str | None], Database] = {}
+_databases: dict[tuple[str, str | None, str | None, str], Database] = {}
 _lock = threading.Lock()
 
 
@@ -442,13 +428,18 @@ def get_database(url: str | None = None) -> Database:
     from config import get_settings
 
     settings = get_settings()
-    key = (url or settings.database_url, settings.database_app_role)
+    owner_url = url or settings.database_url
+    # An explicit runtime URL belongs to the configured database, not to another URL.
+    runtime = settings.database_runtime_url if owner_url == settings.database_url else None
+    key = (owner_url, runtime, settings.database_app_role, settings.database_app_password)
     with _lock:
         database = _databases.get(key)
         if database is None:
             database = Database(
-                key[0],
+                owner_url,
+                runtime_url=runtime,
                 app_role=settings.database_app_role,
+                app_password=settings.database_app_password,
                 busy_timeout_ms=settings.sqlite_busy_timeout_ms,
             )
             _databases[key] = database

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from data.customers import CustomerRepository
-from data.db import Database, enter_tenant
-from data.models import Role
+from data.db import Database
+from data.identity import Identity, Role
 from data.sample import customers
-from data.tenancy import Actor, create_tenant, find_tenant
+from data.scope import Scope, load_actor
+from data.tenancy import create_tenant, find_tenant
 from data.users import create_user
 
 DEMO_TENANT = "Acme Demo"
@@ -30,7 +30,6 @@ def load_demo(database: Database, count: int = 300, seed: int = 7) -> DemoTenant
         if existing is not None:
             return DemoTenant(existing.id, created=False, passwords={})
         tenant = create_tenant(session, DEMO_TENANT)
-        enter_tenant(session, tenant.id)
         for username, role in DEMO_USERS:
             _, password = create_user(
                 session,
@@ -41,7 +40,8 @@ def load_demo(database: Database, count: int = 300, seed: int = 7) -> DemoTenant
                 email=f"{username}@acme.example.com",
             )
             passwords[username] = password
-        repository = CustomerRepository(session, tenant.id, Actor("demo", Role.ADMIN))
+        loader = Identity.of_operator(tenant.id, "demo")
+        repository = Scope(session, loader, load_actor(session, loader)).customers
         for record in customers(count, seed=seed):
             repository.create(record)
     return DemoTenant(tenant.id, created=True, passwords=passwords)

@@ -31,6 +31,13 @@ class NotFound(DataError):
         self.what = what
 
 
+class Unauthenticated(DataError):
+    """Wrong username or password, or a session or token that no longer stands."""
+
+    def __init__(self, message: str = "Wrong username or password.") -> None:
+        super().__init__(message)
+
+
 class Forbidden(DataError):
     """The caller's role does not allow this."""
 
@@ -61,7 +68,10 @@ class Invalid(DataError):
 
     def __init__(self, errors: Mapping[str, str]) -> None:
         self.errors = dict(errors)
-        summary = "; ".join(f"{field}: {message}" for field, message in self.errors.items())
+        summary = "; ".join(
+            f"{field if field.isprintable() else ascii(field)}: {message}"
+            for field, message in self.errors.items()
+        )
         super().__init__(summary or "The input is not valid.")
 
 

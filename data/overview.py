@@ -1,4 +1,7 @@
-"""Figures for the Overview page: counts, gaps, suspected duplicates, growth over time."""
+"""Figures for the Overview page: counts, gaps, suspected duplicates, growth over time.
+
+Suspected duplicates are the open pairs of the Duplicates page (``data.duplicates``).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Date, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from data.models import Customer, CustomerCount, utcnow
+from data.duplicates.service import open_pair_count
+from data.models import CUSTOMERS, CustomerCount, utcnow
+
+C = CUSTOMERS.c
 
 
 @dataclass(frozen=True)
@@ -19,21 +25,20 @@ class Overview:
     missing_phone: int
     missing_address: int
     missing_phone_or_address: int
-    duplicate_groups: list[tuple[str, int]]  # a name as written, how many share it
-    duplicate_customers: int
+    duplicate_pairs: int  # open pairs of the Duplicates page
     added_per_day: list[tuple[date, int]]
 
 
 def _day(session: Session):  # type: ignore[no-untyped-def]
     if session.get_bind().dialect.name == "sqlite":
         # SQLite keeps UTC timestamps as 'YYYY-MM-DD HH:MM:SS...' text.
-        return func.substr(Customer.created_at, 1, 10)
-    return cast(func.timezone("UTC", Customer.created_at), Date)
+        return func.substr(C.created_at, 1, 10)
+    return cast(func.timezone("UTC", C.created_at), Date)
 
 
-def overview(session: Session, tenant_id: str, *, days: int = 90, top: int = 20) -> Overview:
+def overview(session: Session, tenant_id: str, *, days: int = 90) -> Overview:
     """All figures for one tenant, each one query that leads with ``tenant_id``."""
-    mine = Customer.tenant_id == tenant_id
+    mine = C.tenant_id == tenant_id
     now = utcnow()
     week_start = (now - timedelta(days=now.weekday())).replace(
         hour=0, minute=0, second=0, microsecond=0
@@ -43,7 +48,7 @@ def overview(session: Session, tenant_id: str, *, days: int = 90, top: int = 20)
     def count(*conditions: object) -> int:
         return int(
             session.execute(
-                select(func.count()).select_from(Customer).where(mine, *conditions)  # type: ignore[arg-type]
+                select(func.count()).select_from(CUSTOMERS).where(mine, *conditions)  # type: ignore[arg-type]
             ).scalar_one()
         )
 
@@ -52,39 +57,29 @@ def overview(session: Session, tenant_id: str, *, days: int = 90, top: int = 20)
     ).scalar()
     gaps = session.execute(
         select(
-            func.count().filter(Customer.phone.is_(None)),
-            func.count().filter(Customer.address.is_(None)),
-            func.count().filter(or_(Customer.phone.is_(None), Customer.address.is_(None))),
+            func.count().filter(C.phone.is_(None)),
+            func.count().filter(C.address.is_(None)),
+            func.count().filter(or_(C.phone.is_(None), C.address.is_(None))),
         ).where(mine)
     ).one()
-
-    normalised = func.lower(func.trim(Customer.name))
-    groups = session.execute(
-        select(func.min(Customer.name).label("key"), func.count().label("n"))
-        .where(mine)
-        .group_by(normalised)
-        .having(func.count() > 1)
-        .order_by(func.count().desc(), normalised)
-    ).all()
 
     day = _day(session)
     since = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
     per_day = session.execute(
         select(day.label("day"), func.count())
-        .where(mine, Customer.created_at >= since)
+        .where(mine, C.created_at >= since)
         .group_by(day)
         .order_by(day)
     ).all()
 
     return Overview(
         customers=int(total or 0),
-        added_this_week=count(Customer.created_at >= week_start),
-        added_this_month=count(Customer.created_at >= month_start),
+        added_this_week=count(C.created_at >= week_start),
+        added_this_month=count(C.created_at >= month_start),
         missing_phone=int(gaps[0]),
         missing_address=int(gaps[1]),
         missing_phone_or_address=int(gaps[2]),
-        duplicate_groups=[(row.key, int(row.n)) for row in groups[:top]],
-        duplicate_customers=sum(int(row.n) for row in groups),
+        duplicate_pairs=open_pair_count(session, tenant_id),
         added_per_day=[(_as_date(row[0]), int(row[1])) for row in per_day],
     )
 

@@ -1,55 +1,42 @@
-"""The rules of a customer (SPEC §2), in one place, for every front door and the importer.
+"""The rules of a customer (SPEC §2), derived from ``data.fields``, for every front door.
 
 ``validate_customer(mapping)`` returns a ``CustomerIn`` or raises ``Invalid`` with one
-sentence per field.  The email syntax check is the ``email-validator`` library's, not a
-home-made pattern.
+sentence per field.  The checks are pydantic's, on a model made from ``FIELDS``
+(``CUSTOMER_MODEL``, whose JSON schema is also the API's body); the email syntax check
+is the ``email-validator`` library's, not a home-made pattern.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model, field_validator
+from pydantic import Field as Constraint
+from pydantic_core.core_schema import ValidationInfo
 
 from data.errors import Invalid
-from data.models import ADDRESS_MAX, EMAIL_MAX, NAME_MAX, PHONE_MAX
+from data.fields import BY_NAME, FIELD_NAMES, FIELDS, field_list, label
+from data.keys import derived_keys, normalise_email
 
-FIELDS = ("name", "email", "phone", "address")
-LABELS = {
-    "name": "Name",
-    "email": "Email",
-    "phone": "Phone",
-    "address": "Address",
-    "search": "Search",
-}
-LIMITS = {"name": NAME_MAX, "email": EMAIL_MAX, "phone": PHONE_MAX, "address": ADDRESS_MAX}
+Values = dict[str, str | None]
 
 
-def normalise_email(email: str) -> str:
-    """The key that makes emails unique per tenant, case-insensitively.
-
-    Computed here, in Python, for both databases: SQLite's ``lower()`` folds only ASCII
-    and PostgreSQL's depends on the database locale, so a database function would make
-    ``Ä@x.de`` and ``ä@x.de`` equal on one database and different on the other.
-    """
-    return email.strip().lower()
-
-
-def unstorable(label: str, text: str) -> str | None:
-    """Why no database can store ``text`` (a sentence naming ``label``), or None.
+def unstorable(label_: str, text: str) -> str | None:
+    """Why no database can store ``text`` (a sentence naming ``label_``), or None.
 
     PostgreSQL refuses NUL in text, and neither database driver can encode a lone
     surrogate (which JSON's ``"\\ud800"`` or undecodable command-line bytes produce).
     """
     if "\x00" in text:
-        return f"{label} contains a NUL character, which cannot be stored."
+        return f"{label_} contains a NUL character, which cannot be stored."
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        return f"{label} contains invalid Unicode (a lone surrogate)."
+        return f"{label_} contains invalid Unicode (a lone surrogate)."
     return None
 
 
@@ -57,22 +44,25 @@ def storable(text: str) -> bool:
     return unstorable("", text) is None
 
 
-def clean_text(field: str, value: Any) -> str | None:
-    """Trim; empty becomes None; refuse what no database can store."""
-    label = LABELS.get(field, field)
+def clean_text(name: str, value: Any, max_length: int | None = None) -> str | None:
+    """Trim; empty becomes None; refuse what no database can store or is too long."""
+    text_label = label(name)
     if value is None:
         return None
     if not isinstance(value, str):
-        raise ValueError(f"{label} must be text.")  # noqa: TRY004 (pydantic wants ValueError)
+        raise ValueError(f"{text_label} must be text.")  # noqa: TRY004 (pydantic wants ValueError)
     text: str = value.strip()
     if not text:
         return None
-    problem = unstorable(label, text)
+    problem = unstorable(text_label, text)
     if problem is not None:
         raise ValueError(problem)
-    limit = LIMITS.get(field)
+    field = BY_NAME.get(name)
+    limit = max_length if max_length is not None else (field.max_length if field else None)
     if limit is not None and len(text) > limit:
-        raise ValueError(f"{label} must be at most {limit} characters; this one has {len(text)}.")
+        raise ValueError(
+            f"{text_label} must be at most {limit} characters; this one has {len(text)}."
+        )
     return text
 
 
@@ -85,59 +75,157 @@ def check_email(value: str) -> str:
     return value
 
 
-class CustomerIn(BaseModel):
-    """A customer as given by a user: validated, trimmed, empty strings as None."""
+def _clean_field(cls: type[BaseModel], value: Any, info: ValidationInfo) -> str | None:
+    name = info.field_name or ""
+    field = BY_NAME[name]
+    cleaned = clean_text(name, value)
+    if cleaned is None:
+        if field.required:
+            raise ValueError(f"{field.label} is required.")
+        return None
+    if field.kind == "email":
+        return check_email(cleaned)
+    return cleaned
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
-    name: str
-    email: str
-    phone: str | None = None
-    address: str | None = None
+def _model_fields() -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    for field in FIELDS:
+        if field.required:
+            fields[field.name] = (
+                str,
+                Constraint(
+                    min_length=1, max_length=field.max_length, description=field.description
+                ),
+            )
+        else:
+            fields[field.name] = (
+                str | None,
+                Constraint(
+                    default=None, max_length=field.max_length, description=field.description
+                ),
+            )
+    return fields
 
-    @field_validator("name", "email", mode="before")
-    @classmethod
-    def _required(cls, value: Any, info: Any) -> str:
-        cleaned = clean_text(info.field_name, value)
-        if cleaned is None:
-            raise ValueError(f"{LABELS[info.field_name]} is required.")
-        if info.field_name == "email":
-            return check_email(cleaned)
-        return cleaned
 
-    @field_validator("phone", "address", mode="before")
-    @classmethod
-    def _optional(cls, value: Any, info: Any) -> str | None:
-        return clean_text(info.field_name, value)
+# A customer as a user gives it: unknown fields are refused; every field is cleaned
+# (trimmed, empty → None) and checked.  Also the API's request body, documented.
+CUSTOMER_MODEL: type[BaseModel] = create_model(
+    "CustomerWrite",
+    __config__=ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="CustomerWrite",
+        json_schema_extra={
+            "description": f"The customer's fields ({field_list()}), nothing else; "
+            "PUT replaces them all (an omitted optional field becomes null)."
+        },
+    ),
+    __validators__={
+        "clean": field_validator(*FIELD_NAMES, mode="before")(  # type: ignore[dict-item]
+            classmethod(_clean_field)
+        )
+    },
+    **_model_fields(),
+)
+
+
+class CustomerIn(Mapping[str, str | None]):
+    """A validated customer: the values of its fields, as stored (and its derived keys)."""
+
+    __slots__ = ("_values",)
+    _values: Values
+
+    def __init__(self, values: Mapping[str, str | None]) -> None:
+        object.__setattr__(self, "_values", {name: values.get(name) for name in FIELD_NAMES})
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"CustomerIn is frozen; {name} cannot be set")
+
+    def __getitem__(self, name: str) -> str | None:
+        return self._values[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"CustomerIn({self._values!r})"
+
+    def __getattr__(self, name: str) -> str | None:
+        # clean.phone, clean.address ...: a field by name (only fields).
+        if name in FIELD_NAMES:
+            return self._values[name]
+        raise AttributeError(name)
+
+    @property
+    def name(self) -> str:
+        return self._values["name"] or ""
+
+    @property
+    def email(self) -> str:
+        return self._values["email"] or ""
 
     @property
     def email_key(self) -> str:
         return normalise_email(self.email)
 
+    def fields(self) -> Values:
+        return dict(self._values)
 
-class CustomerOut(BaseModel):
-    """A stored customer."""
+    def stored(self, region: str | None = None) -> Values:
+        """The fields and the keys derived from them: every column a write sets.
 
-    model_config = ConfigDict(from_attributes=True, frozen=True)
+        ``region``: the tenant's default phone region (``Scope.phone_region``).
+        """
+        return {**self._values, **derived_keys(self._values, region)}
+
+    def model_dump(self) -> Values:
+        return dict(self._values)
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerOut:
+    """A stored customer: its fields, and what the system keeps about it."""
 
     id: str
     tenant_id: str
-    name: str
-    email: str
-    phone: str | None
-    address: str | None
+    values: Mapping[str, str | None]
     created_at: datetime
     updated_at: datetime
     version: int
 
-    def fields(self) -> dict[str, str | None]:
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> CustomerOut:
+        """From a result row (``row._mapping``) holding the system columns and the fields."""
+        return cls(
+            id=row["id"],
+            tenant_id=row["tenant_id"],
+            values={name: row[name] for name in FIELD_NAMES},
+            created_at=row["created_at"],
+            updated_at=row["updated_at"],
+            version=row["version"],
+        )
+
+    def __getattr__(self, name: str) -> str | None:
+        # c.phone, c.address ...: a field by name (only fields; anything else is an error).
+        if name in FIELD_NAMES:
+            return self.values[name]
+        raise AttributeError(name)
+
+    @property
+    def name(self) -> str:
+        return self.values["name"] or ""
+
+    @property
+    def email(self) -> str:
+        return self.values["email"] or ""
+
+    def fields(self) -> Values:
         """The user-editable fields, as a plain dict (for audit and comparisons)."""
-        return {
-            "name": self.name,
-            "email": self.email,
-            "phone": self.phone,
-            "address": self.address,
-        }
+        return dict(self.values)
 
 
 def errors_of(exc: ValidationError) -> dict[str, str]:
@@ -145,29 +233,39 @@ def errors_of(exc: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
     for error in exc.errors():
         loc = error.get("loc") or ("input",)
-        field = str(loc[0])
+        name = str(loc[0])
         kind = error.get("type")
         if kind == "extra_forbidden":
-            message = f"Unknown field {field!r}; expected name, email, phone, address."
+            message = f"Unknown field {name!r}; expected {field_list()}."
         elif kind == "missing":
-            message = f"{LABELS.get(field, field)} is required."
+            message = f"{label(name)} is required."
         elif kind == "value_error":
             message = str(error.get("ctx", {}).get("error") or error["msg"])
         elif kind in ("string_type", "model_type", "dict_type"):
-            message = f"{LABELS.get(field, field)} must be text."
+            message = f"{label(name)} must be text."
         else:
-            message = f"{LABELS.get(field, field)}: {error['msg']}."
-        errors.setdefault(field, message)
+            message = f"{label(name)}: {error['msg']}."
+        errors.setdefault(name, message)
     return errors
 
 
 def validate_customer(data: Mapping[str, Any] | CustomerIn) -> CustomerIn:
-    """Validate a mapping of the four fields; raise ``Invalid`` with per-field sentences."""
+    """Validate a mapping of the fields; raise ``Invalid`` with per-field sentences."""
     if isinstance(data, CustomerIn):
         return data
     if not isinstance(data, Mapping):
         raise Invalid({"input": "A customer must be an object with name and email."})
     try:
-        return CustomerIn.model_validate(dict(data))
+        model = CUSTOMER_MODEL.model_validate(dict(data))
     except ValidationError as exc:
         raise Invalid(errors_of(exc)) from None
+    return CustomerIn(model.model_dump())
+
+
+def check_search(term: str) -> str:
+    """Refuse a search no database can run (NUL, broken Unicode) with a sentence."""
+    try:
+        clean_text("search", term)
+    except ValueError as exc:
+        raise Invalid({"search": str(exc)}) from None
+    return term

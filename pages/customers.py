@@ -2,17 +2,16 @@
 
 import streamlit as st
 
-from data.errors import DataError, Forbidden
-from data.models import Role
-from ui import auth, customer_actions, customer_form, feedback
+from data.errors import DataError
+from data.fields import FIELDS
+from data.identity import Permission
+from ui import auth, customer_actions, customer_form, errors, feedback
 from ui import grid as g
 from ui.customer_table import PageState, load_page, paging_controls, table_controls
-from ui.db import database
 from ui.export import export_control
-from ui.text import literal
 
-user = auth.require(Role.VIEWER)
-editor = auth.can(user, Role.EDITOR)
+user = auth.require(Permission.READ)
+editor = user.can(Permission.WRITE)
 
 title, add = st.columns([5, 1], vertical_alignment="bottom")
 title.title("Customers")
@@ -22,22 +21,17 @@ if editor and add.button(
     customer_form.open_form()
 
 feedback.show_pending()
+errors.show_pending()
 customer_actions.render_undo(user)
 
 query = table_controls(user)
 state = PageState(user, query)
-try:
+with errors.guard():
     rows, page = load_page(user, query, state)
-except DataError as exc:
-    st.error(str(exc))
-    st.stop()
 
 if page.total.value == 0 and not state.drafts:
     if query.search:
-        st.info(
-            f"No customer matches “{literal(query.search)}”. "
-            "Try fewer letters, or clear the search."
-        )
+        st.info("No customer matches the search. Try fewer letters, or clear the search.")
     elif editor:
         st.info(
             "No customers yet. Add one with **Add Customer**, "
@@ -51,17 +45,19 @@ if page.total.value == 0 and not state.drafts:
 frame = g.build_frame(rows, state.drafts)
 columns = {
     g.SELECT: st.column_config.CheckboxColumn("", width=40, help="Select for Edit or Delete"),
-    "Name": st.column_config.TextColumn("Name", required=True, max_chars=200, width="medium"),
-    "Email": st.column_config.TextColumn("Email", required=True, max_chars=254, width="medium"),
-    "Phone": st.column_config.TextColumn("Phone", max_chars=50, width="small"),
-    "Address": st.column_config.TextColumn("Address", max_chars=500, width="large"),
+    **{
+        spec.label: st.column_config.TextColumn(
+            spec.label, required=spec.required, max_chars=spec.max_length, width=spec.width
+        )
+        for spec in FIELDS
+    },
     g.PROBLEM: st.column_config.TextColumn("Problem", disabled=True, width="medium"),
 }
-order = [g.SELECT, "Name", "Email", "Phone", "Address"]
+order = [g.SELECT, *(spec.label for spec in FIELDS)]
 if state.drafts:
     order.insert(1, g.PROBLEM)  # first thing to read on a row that failed
 
-toolbar = st.container()
+toolbar = st.container(horizontal=True, vertical_alignment="center")  # filled below
 if editor:
     edited = st.data_editor(
         frame,
@@ -84,34 +80,31 @@ paging_controls(query, page, state)
 if editor:
     changes = g.collect_changes(rows, edited)
     picked = g.selected_ids(edited)
-    buttons = toolbar.columns([1, 1, 1.6, 1, 1.4, 1.2], vertical_alignment="center")
-    if buttons[0].button(
+    if toolbar.button(
         "Edit",
         icon=":material/edit:",
         disabled=len(picked) != 1,
         help="Tick exactly one row to edit it in a form",
     ):
         customer_form.open_form(picked[0])
-    if buttons[1].button(
+    if toolbar.button(
         "Delete", icon=":material/delete:", disabled=not picked, help="Tick the rows to delete"
     ):
         customer_actions.ask_delete(picked)
-    save = buttons[2].button(
+    save = toolbar.button(
         f"Save changes ({len(changes)})" if changes else "Save changes",
         type="primary",
         icon=":material/save:",
         disabled=not changes,
     )
-    if buttons[3].button("Discard", disabled=not changes and not state.drafts):
+    if toolbar.button("Discard", disabled=not changes and not state.drafts):
         state.discard()
         st.rerun()
     if save:
         try:
-            result = g.save_changes(database(), user, changes)
-        except Forbidden as exc:
-            st.error(str(exc))
+            result = g.save_changes(user.identity, changes)
         except DataError as exc:
-            st.error(f"Nothing was saved: {exc}")
+            errors.show(exc, "Nothing was saved: ")
         else:
             state.after_save(result)
             if result.written:
@@ -121,9 +114,9 @@ if editor:
                 )
             st.rerun()
     state.render_problems()
-    export_control(user, query.search, buttons[5])
-else:
-    export_control(user, query.search, toolbar.columns([5, 1.2])[1])
+with toolbar:
+    st.space("stretch")  # Export at the right end
+    export_control(user, query.search, toolbar)
 
 customer_form.render(user)
 customer_actions.render_confirm(user)

@@ -3,28 +3,27 @@
 import pandas as pd
 import streamlit as st
 
-from data.errors import DataError
-from data.models import Role
+from data.identity import Permission
 from data.overview import Overview, overview
-from ui import auth, feedback
-from ui.db import database
+from ui import auth, errors, feedback
+from ui.db import scope
 
-user = auth.require(Role.VIEWER)
+user = auth.require(Permission.READ)
 
 
 @st.cache_data(ttl=300, show_spinner="Counting…")
 def figures(tenant_id: str, generation: int) -> Overview:
-    """Cached per tenant and per write generation: a save in this process recomputes."""
-    with database().transaction(tenant_id) as session:
-        return overview(session, tenant_id)
+    """Cached per tenant and per write generation: a save in this process recomputes.
+
+    The rights are checked on every run (``auth.require``); the cache holds figures only.
+    """
+    with scope(user.identity) as reading:
+        return overview(reading.session, tenant_id)
 
 
 st.title("Overview")
-try:
+with errors.guard():
     stats = figures(user.tenant_id, feedback.generation(user.tenant_id))
-except DataError as exc:
-    st.error(str(exc))
-    st.stop()
 
 if stats.customers == 0:
     st.info("No customers yet: add one on the Customers page, or import a CSV file.")
@@ -49,15 +48,14 @@ else:
     st.caption("No customers were added in the last 90 days.")
 
 st.subheader("Suspected duplicates")
-if stats.duplicate_groups:
-    st.caption(
-        f"{stats.duplicate_customers:,} customers share a name with another one "
-        "(compared ignoring case and surrounding spaces). The most common:"
-    )
-    st.dataframe(
-        pd.DataFrame(stats.duplicate_groups, columns=["Name", "Customers"]),
-        hide_index=True,
-        width="stretch",
-    )
-else:
-    st.caption("No two customers share a name.")
+pairs, review = st.columns([1, 3], vertical_alignment="center")
+pairs.metric(
+    "Suspected duplicate pairs",
+    f"{stats.duplicate_pairs:,}",
+    help="Customers that share a phone or an email, or have similar names at the same "
+    "company domain or address.",
+    border=True,
+)
+review.page_link(
+    "pages/duplicates.py", label="Review them on the Duplicates page", icon=":material/join:"
+)

@@ -73,35 +73,17 @@ def _worker() -> str:
 
 
 def _postgres_database(name: str) -> tuple[str, Callable[[], None]]:
-    """Create a fresh PostgreSQL database; return its URL and a function that drops it."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    """Create a fresh PostgreSQL database; return its URL and a function that drops it
+    (with the runtime role init-db makes for it: ``tests.kit.databases``)."""
+    from tests.kit.databases import create_scratch
 
-    from data.db import normalise_url
-
-    base = normalise_url(TEST_DATABASE_URL)
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
     try:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        return create_scratch(TEST_DATABASE_URL, name)
     except Exception as exc:
-        admin.dispose()
         message = f"PostgreSQL at TEST_DATABASE_URL is not usable: {exc}"
         if IN_CI:
             raise RuntimeError(message) from exc
         pytest.skip(message)
-    url = make_url(base).set(database=name).render_as_string(hide_password=False)
-
-    def drop() -> None:
-        from data.db import reset_databases
-
-        reset_databases()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return url, drop
 
 
 @dataclass
@@ -171,8 +153,7 @@ def unique(prefix: str) -> str:
 @pytest.fixture
 def make_tenant(database):  # type: ignore[no-untyped-def]
     """Create a tenant with an admin, an editor and a viewer; returns a ``TenantFixture``."""
-    from data.db import enter_tenant
-    from data.models import Role
+    from data.identity import Role
     from data.tenancy import create_tenant
     from data.users import create_user
 
@@ -182,7 +163,6 @@ def make_tenant(database):  # type: ignore[no-untyped-def]
         passwords = {}
         with database.transaction(None, write=True) as session:
             tenant = create_tenant(session, name)
-            enter_tenant(session, tenant.id)
             for role in (Role.ADMIN, Role.EDITOR, Role.VIEWER):
                 username = unique(role.value)
                 user, password = create_user(session, tenant.id, username, role)
@@ -206,17 +186,49 @@ def other_tenant(make_tenant) -> TenantFixture:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
-def customers_of(database):  # type: ignore[no-untyped-def]
-    """``customers_of(tenant, user=None, write=False)``: a repository in a transaction."""
+def identity_of(database):  # type: ignore[no-untyped-def]
+    """``identity_of(user)``: an identity of ``user`` with a session of its own.
+
+    What a signed-in browser holds: the session row is real, so every scope opened with
+    it checks the user's current role and that the session still stands.
+    """
+    from data.credentials import open_session
+
+    def identity(user):  # type: ignore[no-untyped-def]
+        _, signed_in = open_session(database, user)
+        return signed_in
+
+    return identity
+
+
+@pytest.fixture
+def scope_of(database, identity_of):  # type: ignore[no-untyped-def]
+    """``scope_of(tenant, user=None, write=False)``: a scope of the tenant, as ``user``.
+
+    ``user`` defaults to the tenant's editor; an ``Identity`` is used as it is.
+    """
     from contextlib import contextmanager
 
-    from data.customers import CustomerRepository
+    from data.identity import Identity
+
+    @contextmanager
+    def open_scope(tenant: TenantFixture, user=None, *, write: bool = False):  # type: ignore[no-untyped-def]
+        who = user if isinstance(user, Identity) else identity_of(user or tenant.editor)
+        with database.scope(who, write=write) as scope:
+            yield scope
+
+    return open_scope
+
+
+@pytest.fixture
+def customers_of(scope_of):  # type: ignore[no-untyped-def]
+    """``customers_of(tenant, user=None, write=False)``: a repository in a scope."""
+    from contextlib import contextmanager
 
     @contextmanager
     def open_repository(tenant: TenantFixture, user=None, *, write: bool = False):  # type: ignore[no-untyped-def]
-        actor = (user or tenant.editor).actor  # type: ignore[attr-defined]
-        with database.transaction(tenant.id, write=write) as session:
-            yield CustomerRepository(session, tenant.id, actor)
+        with scope_of(tenant, user, write=write) as scope:
+            yield scope.customers
 
     return open_repository
 
@@ -235,6 +247,48 @@ def add_customers(customers_of):  # type: ignore[no-untyped-def]
         return created
 
     return add
+
+
+@pytest.fixture
+def seed_customers(database):  # type: ignore[no-untyped-def]
+    """``seed_customers(tenant_id, records)``: many customers in one set-based insert.
+
+    The one bulk seeding of the tests and the bench (``data.customers.writes.insert_new``):
+    validated like any write, stored with their keys (and, on SQLite, rowids from the
+    tenant's range), without an audit event each.  Returns the new ids in the order of
+    ``records``.
+    """
+    from data.customers.writes import insert_new
+    from data.schemas import validate_customer
+
+    def seed(tenant_id: str, records) -> list[str]:  # type: ignore[no-untyped-def]
+        cleans = [validate_customer(record) for record in records]
+        with database.transaction(tenant_id, write=True) as session:
+            return insert_new(session, tenant_id, cleans)
+
+    return seed
+
+
+@pytest.fixture
+def owner_sql(database):  # type: ignore[no-untyped-def]
+    """``with owner_sql(tenant_id) as conn:``: a connection as the tables' owner, in a
+    transaction entered into the tenant (PostgreSQL's policies hold the owner too).
+
+    For tests that change what the application could not (a role behind its back, a
+    session row), to prove the application re-reads them.
+    """
+    from contextlib import contextmanager
+
+    from sqlalchemy import text
+
+    @contextmanager
+    def connect(tenant_id: str | None = None):  # type: ignore[no-untyped-def]
+        with database.owner_engine().begin() as conn:
+            if tenant_id is not None and conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": tenant_id})
+            yield conn
+
+    return connect
 
 
 @pytest.fixture(scope="session")

@@ -1,72 +1,97 @@
 """Who is signed in: the session, the re-login cookie, and the page guard.
 
-The session keeps only ids and small facts (user id, tenant id, role, when signed in);
-every run re-reads the user from the database, so a removed user or a password change
-takes effect at once, and a demoted user loses rights on the next click.
+The Streamlit session keeps one ``Identity`` (ids only: tenant, user, and the server-side
+session row).  Every run reads the actor from the database through a scope
+(``data.scope``): the user's current role, and whether the session still stands.  A
+session ended elsewhere (sign-out in another browser, "sign out everywhere", a password
+or role change, removal) signs this browser out on its next run, and every write opens
+its own scope, so a button clicked after a demotion writes nothing.
 
-The re-login cookie goes through streamlit-authenticator's ``CookieModel`` (its cookie
-manager component sets and deletes the browser cookie).  Its token is hardened here:
-signed with the installation's random ``COOKIE_KEY`` (never the library default), it
-carries the user id and nothing else but its issue and expiry times, and it is refused
-when the user is gone or changed password after it was issued.
+The re-login cookie holds only the session's random secret (``data.credentials``):
+nothing to decode, nothing to forge, and worthless once the session row is gone.  It is
+``SameSite=Strict``, expires with the session, and is ``Secure`` when the browser's
+request came over https, directly or through a proxy named in ``TRUSTED_PROXIES``.
+Served as ``server.py`` (how ``manage.py dashboard`` runs it) the cookie is set and
+cleared by an HTTP route, ``HttpOnly`` (``ui.cookie_route``); under a bare
+``streamlit run dashboard.py`` streamlit-authenticator's cookie manager sets it from a
+script, and it cannot be ``HttpOnly``.
 """
 
 from __future__ import annotations
 
-import time
+import contextlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
-import jwt
 import streamlit as st
+import streamlit.components.v1 as components
 from streamlit_authenticator.models import CookieModel
 
 from config import get_settings
-from data.errors import DataError
-from data.models import Role
-from data.users import Unauthenticated, UserInfo, user_for_session
+from data.credentials import end_session, open_session, resume_session, session_lifetime
+from data.errors import DataError, Unauthenticated
+from data.identity import ROLE_PERMISSIONS, Actor, Identity, Permission, Role, at_least
+from data.signin import came_over_https, client_address
+from data.users import UserInfo
+from ui import cookie_route, text
 from ui.db import database
+from ui.state import StateKey
 
-SESSION = "auth"
-SIGNED_OUT = "auth_signed_out"
-PENDING_COOKIE = "auth_cookie_to_set"
-DROP_COOKIE = "auth_cookie_to_drop"
-NOTICE = "auth_notice"
-JUST_SIGNED_OUT = "auth_just_signed_out"
-SIGN_OUT_REQUESTED = "auth_sign_out_requested"
-RANK = {Role.VIEWER: 0, Role.EDITOR: 1, Role.ADMIN: 2}
+IDENTITY = StateKey[Identity]("auth_identity")
+SIGNED_OUT = StateKey[bool]("auth_signed_out")
+PENDING_COOKIE = StateKey[str]("auth_cookie_to_set")
+HANDOFF = StateKey[str]("auth_cookie_handoff")  # the route's one-time code (server.py)
+DROP_COOKIE = StateKey[bool]("auth_cookie_to_drop")
+NOTICE = StateKey[str]("auth_notice")
+JUST_SIGNED_OUT = StateKey[bool]("auth_just_signed_out")
+SIGN_OUT_REQUESTED = StateKey[str]("auth_sign_out_requested")
+KEPT = (SIGNED_OUT.name, DROP_COOKIE.name, NOTICE.name, JUST_SIGNED_OUT.name)
 
 
 @dataclass(frozen=True)
 class SignedIn:
-    """What the session remembers: ids, not data."""
+    """Who is signed in for this run: the identity, and the actor as the run began.
 
-    user_id: str
-    signed_in_at: float
+    ``actor`` decides what the page shows; every write reads it again in its own scope.
+    """
+
+    identity: Identity
+    actor: Actor
+
+    @property
+    def tenant_id(self) -> str:
+        return self.identity.tenant_id
+
+    def can(self, permission: Permission) -> bool:
+        return self.actor.can(permission)
+
+    def at_least(self, role: Role) -> bool:
+        return at_least(self.actor.role, role)
 
 
-class UserIdCookie(CookieModel):  # type: ignore[misc]
-    """streamlit-authenticator's cookie, carrying only the user id."""
+class SessionCookie(CookieModel):  # type: ignore[misc]
+    """streamlit-authenticator's cookie, carrying only the session's secret."""
 
     def __init__(self) -> None:
         settings = get_settings()
-        super().__init__(settings.cookie_name, settings.cookie_key, settings.cookie_expiry_days)
+        days = float(settings.session_lifetime_hours) / 24
+        super().__init__(settings.cookie_name, settings.cookie_key, days)
 
-    def issue(self, token: str) -> bool:
+    def issue(self, secret: str) -> bool:
         """Render the component that sets the cookie; True once the browser confirmed it."""
-        expires = datetime.now(UTC) + timedelta(days=float(self.cookie_expiry_days))
+        expires = datetime.now(UTC) + session_lifetime()
         options: dict[str, Any] = {
             "path": "/",
             "expires": expires.isoformat(),
             "sameSite": "strict",
         }
-        if (st.context.url or "").startswith("https"):
+        if over_https():
             options["secure"] = True
         done = self.cookie_manager.cookie_manager(
             method="set",
             cookie=self.cookie_name,
-            value=token,
+            value=secret,
             options=options,
             key="auth_cookie_set",
             default=False,
@@ -81,64 +106,91 @@ class UserIdCookie(CookieModel):  # type: ignore[misc]
         return bool(done)
 
 
-def cookie_token(user_id: str, now: datetime | None = None) -> str:
-    """The signed re-login token: the user id, when it was issued, when it expires."""
-    settings = get_settings()
-    now = now or datetime.now(UTC)
-    expires = now + timedelta(days=settings.cookie_expiry_days)
-    claims = {"sub": user_id, "iat": now.timestamp(), "exp": int(expires.timestamp())}
-    return jwt.encode(claims, settings.cookie_key, algorithm="HS256")
+def _header(name: str) -> str | None:
+    value = st.context.headers.get(name)
+    return value if isinstance(value, str) else None
 
 
-def read_cookie() -> tuple[str, float] | None:
-    """(user id, issued at) from the request's cookie, when it is ours and unexpired."""
-    settings = get_settings()
-    raw = st.context.cookies.get(settings.cookie_name)
-    if not raw:
-        return None
-    try:
-        claims = jwt.decode(
-            raw,
-            settings.cookie_key,
-            algorithms=["HS256"],
-            options={"require": ["sub", "iat", "exp"]},
-        )
-    except jwt.PyJWTError:
-        return None
-    sub, iat = claims.get("sub"), claims.get("iat")
-    if not isinstance(sub, str) or not isinstance(iat, int | float):
-        return None
-    return sub, float(iat)
+def _peer() -> str | None:
+    # Text or nothing: outside a browser session (AppTest, bare mode) it is a stand-in.
+    peer = st.context.ip_address
+    return peer if isinstance(peer, str) else None
 
 
-def client_id() -> str:
-    """Where the browser connects from, for throttling failed sign-ins."""
-    return st.context.ip_address or "localhost"
+def client_id() -> str | None:
+    """Where the browser connects from, for throttling failed sign-ins.
+
+    The connection's peer, or what a trusted proxy says it forwarded for.
+    """
+    return client_address(_peer(), _header("X-Forwarded-For"), get_settings().proxies)
+
+
+def over_https() -> bool:
+    url = st.context.url
+    return came_over_https(
+        url if isinstance(url, str) else None,
+        _peer(),
+        _header("X-Forwarded-Proto"),
+        get_settings().proxies,
+    )
+
+
+_BROWSERS = (  # the first that a User-Agent names (Edge and Opera also say Chrome)
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+_SYSTEMS = (
+    ("Windows", "Windows"),
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Android", "Android"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def describe_agent(agent: str) -> str:
+    """``Chrome on Linux``: what a person recognises of a User-Agent header."""
+    browser = next((name for mark, name in _BROWSERS if mark in agent), "A browser")
+    system = next((name for mark, name in _SYSTEMS if mark in agent), "")
+    return f"{browser} on {system}" if system else browser
 
 
 def start_session(user: UserInfo) -> None:
-    """Remember the user in this session and ask the next run to set the cookie."""
-    st.session_state[SESSION] = SignedIn(user.id, time.time())
-    st.session_state[PENDING_COOKIE] = cookie_token(user.id)
-    st.session_state.pop(SIGNED_OUT, None)
-    st.session_state.pop(DROP_COOKIE, None)
+    """After a successful sign-in: a server-side session, and its cookie on the next run."""
+    where = describe_agent(_header("User-Agent") or "")
+    secret, identity = open_session(database(), user, label=where)
+    IDENTITY.set(identity)
+    PENDING_COOKIE.set(secret)
+    HANDOFF.pop()
+    SIGNED_OUT.pop()
+    DROP_COOKIE.pop()
 
 
-def request_sign_out() -> None:
-    """Button callback: the entry script signs out at the start of the next run."""
-    st.session_state[SIGN_OUT_REQUESTED] = True
+def request_sign_out(notice: str = "") -> None:
+    """Button callback (or a write that found the session ended): sign out next run."""
+    SIGN_OUT_REQUESTED.set(notice)
 
 
 def sign_out(notice: str | None = None) -> None:
-    """Forget the user, remove the cookie, and ignore the cookie this session came with."""
+    """End the session on the server, forget it here, and remove the cookie."""
+    identity = IDENTITY.get()
+    if identity is not None:
+        # The database may be away: the session then ends with its lifetime.
+        with contextlib.suppress(DataError):
+            end_session(database(), identity)
     for key in list(st.session_state.keys()):
-        if key not in (SIGNED_OUT, DROP_COOKIE, NOTICE, JUST_SIGNED_OUT):
+        if key not in KEPT:
             del st.session_state[key]
-    st.session_state[SIGNED_OUT] = True
-    st.session_state[DROP_COOKIE] = True
-    st.session_state[JUST_SIGNED_OUT] = True
+    SIGNED_OUT.set(True)
+    DROP_COOKIE.set(True)
+    JUST_SIGNED_OUT.set(True)
     if notice:
-        st.session_state[NOTICE] = notice
+        NOTICE.set(notice)
     st.cache_data.clear()
 
 
@@ -148,60 +200,95 @@ def sync_cookie() -> None:
     The cookie component runs in the browser after this script run; it is rendered on
     every run until it reports back, so a rerun in between cannot lose it.
     """
-    drop = st.session_state.get(DROP_COOKIE)
-    token = st.session_state.get(PENDING_COOKIE)
-    if not drop and not token:
+    drop = DROP_COOKIE.get()
+    secret = PENDING_COOKIE.get()
+    if not drop and not secret:
         return
-    # Cookie components are invisible; keep them from adding blank space.
+    # Cookie components are invisible; keep them from adding blank space (our own CSS).
     st.html("<style>.element-container:has(iframe[height='0']) {display: none;}</style>")
-    cookie = UserIdCookie()
+    if cookie_route.active():
+        _hand_over("" if drop else secret or "")
+        return
+    cookie = SessionCookie()
     if drop and cookie.drop():
-        st.session_state.pop(DROP_COOKIE, None)
-    if token and cookie.issue(token):
-        st.session_state.pop(PENDING_COOKIE, None)
+        DROP_COOKIE.pop()
+    if secret and cookie.issue(secret):
+        PENDING_COOKIE.pop()
 
 
-def resolve_user() -> UserInfo | None:
+def _hand_over(secret: str) -> None:
+    """Through ``/_session``: the browser collects the cookie (or its removal) by code."""
+    code = HANDOFF.get()
+    if code is not None and cookie_route.taken(code):
+        HANDOFF.pop()
+        DROP_COOKIE.pop()
+        PENDING_COOKIE.pop()
+        return
+    if code is None:
+        code = cookie_route.offer(secret)
+        HANDOFF.set(code)
+    components.html(cookie_route.script(code), height=0)
+
+
+def _actor(identity: Identity) -> Actor:
+    with database().scope(identity) as scope:
+        return scope.actor
+
+
+def resolve() -> SignedIn | None:
     """The signed-in user for this run, from the session or else from the cookie."""
-    if st.session_state.pop(SIGN_OUT_REQUESTED, False):
-        sign_out()
+    requested = SIGN_OUT_REQUESTED.pop()
+    if requested is not None:
+        sign_out(requested or None)
         return None
-    signed: SignedIn | None = st.session_state.get(SESSION)
+    identity = IDENTITY.get()
     try:
-        if signed is not None:
-            return user_for_session(database(), signed.user_id, signed.signed_in_at)
-        if st.session_state.get(SIGNED_OUT):
-            return None
-        from_cookie = read_cookie()
-        if from_cookie is None:
-            return None
-        user = user_for_session(database(), *from_cookie)
+        if identity is None:
+            if SIGNED_OUT.get():
+                return None
+            secret = st.context.cookies.get(get_settings().cookie_name)
+            identity = resume_session(database(), secret)
+            if identity is None:
+                return None
+        actor = _actor(identity)
     except Unauthenticated as exc:
         sign_out(str(exc))
         return None
-    st.session_state[SESSION] = SignedIn(user.id, from_cookie[1])
-    return user
+    IDENTITY.set(identity)
+    return SignedIn(identity, actor)
 
 
-def current_user() -> UserInfo | None:
-    user: UserInfo | None = st.session_state.get("_auth_user_this_run")
-    return user
+def require(permission: Permission = Permission.READ) -> SignedIn:
+    """The first line of every page: stop unless signed in with a role that may do this.
 
-
-def remember_for_run(user: UserInfo | None) -> None:
-    st.session_state["_auth_user_this_run"] = user
-
-
-def require(role: Role = Role.VIEWER) -> UserInfo:
-    """The first line of every page: stop unless signed in with at least ``role``."""
-    user = current_user()
-    if user is None:
-        _to_the_entry_page()
+    It reads the session and the user's role from the database again (``resolve``),
+    whatever the entry script found: a page never acts on a user object of another run.
+    """
+    _to_the_entry_page()
+    try:
+        signed_in = resolve()
+    except DataError as exc:  # the database is away: one sentence, nothing else
+        text.error(str(exc))
         st.stop()
-    if RANK[user.role] < RANK[role]:
-        st.error(f"This page needs the {role.value} role; you are signed in as {user.role.value}.")
+    if signed_in is None:
+        if JUST_SIGNED_OUT.get():
+            st.rerun()  # the session ended just now: the entry shows Sign in and why
         st.stop()
-    return user
+    if not signed_in.can(permission):
+        st.error(
+            f"This page needs the {needed_role(permission).value} role; "
+            f"you are signed in as {signed_in.actor.role.value}."
+        )
+        st.stop()
+    return signed_in
+
+
+def needed_role(permission: Permission) -> Role:
+    """The least role that has ``permission``."""
+    return min(
+        (role for role, granted in ROLE_PERMISSIONS.items() if permission in granted),
+        key=lambda role: len(ROLE_PERMISSIONS[role]),
+    )
 
 
 def _to_the_entry_page() -> None:
@@ -209,34 +296,9 @@ def _to_the_entry_page() -> None:
 
     Streamlit then treats pages/ as an old-style multipage app and runs the page alone,
     listing every file of pages/ in the sidebar.  Going to the entry script instead
-    gives the Sign in page and the real navigation.
+    gives the Sign in page (or, with a session, the page) and the real navigation.
     """
     from streamlit.runtime.pages_manager import PagesManager
 
     if PagesManager.uses_pages_directory:
         st.switch_page("dashboard.py")
-
-
-def can(user: UserInfo, role: Role) -> bool:
-    return RANK[user.role] >= RANK[role]
-
-
-def show_error(exc: DataError | Exception) -> None:
-    st.error(str(exc) if isinstance(exc, DataError) else "Something went wrong; please retry.")
-
-
-__all__: list[Any] = [
-    "RANK",
-    "SignedIn",
-    "UserIdCookie",
-    "can",
-    "client_id",
-    "cookie_token",
-    "current_user",
-    "read_cookie",
-    "require",
-    "resolve_user",
-    "sign_out",
-    "start_session",
-    "sync_cookie",
-]

@@ -1,65 +1,87 @@
-"""Delete with confirmation, and Undo (which restores from the audit log)."""
+"""Delete with confirmation, and Undo (which restores from the audit log).
+
+Both write in their own scope: the user's rights are read when they click.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import pandas as pd
 import streamlit as st
 
-from data.customers import CustomerRepository
 from data.errors import DataError
-from data.users import UserInfo
-from ui import feedback
+from ui import errors, feedback, text
+from ui.auth import SignedIn
 from ui.customer_table import request_reset
-from ui.db import tenant_session
-from ui.text import literal
+from ui.db import scope
+from ui.state import StateKey
 
-CONFIRM = "delete_confirm"
-UNDO = "delete_undo"
+
+@dataclass(frozen=True)
+class Deleted:
+    """What the Undo bar offers to put back."""
+
+    ids: list[str]
+    names: list[str]
+
+
+CONFIRM = StateKey[list[str]]("delete_confirm")
+UNDO = StateKey[Deleted]("delete_undo")
 
 
 def ask_delete(ids: list[str]) -> None:
-    st.session_state[CONFIRM] = list(ids)
+    CONFIRM.set(list(ids))
 
 
-def render_confirm(user: UserInfo) -> None:
+def render_confirm(user: SignedIn) -> None:
     """The confirmation dialog, when asked for (call after the buttons that ask)."""
-    ids: list[str] | None = st.session_state.get(CONFIRM)
+    ids = CONFIRM.get()
     if ids:
         _confirm_dialog(user, ids)
 
 
-def render_undo(user: UserInfo) -> None:
-    """The Undo bar after a delete."""
-    undo: dict[str, object] | None = st.session_state.get(UNDO)
-    if undo:
-        left, right, close = st.columns([6, 1, 1], vertical_alignment="center")
-        left.success(str(undo["message"]))
-        if right.button("Undo", icon=":material/undo:", key="undo_delete"):
-            _undo(user, list(undo["ids"]))  # type: ignore[call-overload]
-        if close.button("Dismiss", key="dismiss_undo"):
-            st.session_state.pop(UNDO, None)
-            st.rerun()
+def _plural(count: int) -> str:
+    return f"{count} customer{'s' if count != 1 else ''}"
 
 
-def _confirm_dialog(user: UserInfo, ids: list[str]) -> None:
+def render_undo(user: SignedIn) -> None:
+    """The Undo bar after a delete: who was deleted (literally), Undo, Dismiss."""
+    undo = UNDO.get()
+    if not undo:
+        return
+    names = ", ".join(undo.names[:3]) + ("…" if len(undo.names) > 3 else "")
+    left, right, close = st.columns([6, 1, 1], vertical_alignment="center")
+    with left:
+        text.success(f"Deleted {_plural(len(undo.ids))}: {names}")
+    if right.button("Undo", icon=":material/undo:", key="undo_delete"):
+        _undo(user, undo.ids)
+    if close.button("Dismiss", key="dismiss_undo"):
+        UNDO.pop()
+        st.rerun()
+
+
+def _confirm_dialog(user: SignedIn, ids: list[str]) -> None:
     count = len(ids)
-    noun = "customer" if count == 1 else "customers"
 
     def cancel() -> None:
-        st.session_state.pop(CONFIRM, None)
+        CONFIRM.pop()
 
-    @st.dialog(f"Delete {count} {noun}?", on_dismiss=cancel)
+    @st.dialog(f"Delete {_plural(count)}?", on_dismiss=cancel)
     def dialog() -> None:
         try:
-            with tenant_session(user) as session:
-                repository = CustomerRepository(session, user.tenant_id)
-                names = [c.name for c in (repository.find(i) for i in ids[:10]) if c]
+            with scope(user.identity) as reading:
+                found = reading.customers.get_many(ids[:10])
         except DataError as exc:
-            st.error(str(exc))
+            errors.show(exc)
             return
-        listed = ", ".join(literal(name) for name in names) + (
-            f" and {count - len(names)} more" if count > len(names) else ""
+        names = [found[i].name for i in ids[:10] if i in found]
+        st.write(
+            "This deletes the customers below. You can undo it right after, or later from History."
         )
-        st.write(f"This deletes **{listed}**. You can undo it right after, or later from History.")
+        st.dataframe(pd.DataFrame({"Name": names}), hide_index=True, width="stretch")
+        if count > len(names):
+            st.caption(f"… and {count - len(names)} more.")
         left, right = st.columns(2)
         if left.button("Delete", type="primary", width="stretch"):
             _delete(user, ids)
@@ -70,34 +92,29 @@ def _confirm_dialog(user: UserInfo, ids: list[str]) -> None:
     dialog()
 
 
-def _delete(user: UserInfo, ids: list[str]) -> None:
-    st.session_state.pop(CONFIRM, None)
+def _delete(user: SignedIn, ids: list[str]) -> None:
+    CONFIRM.pop()
     try:
-        with tenant_session(user, write=True) as session:
-            deleted = CustomerRepository(session, user.tenant_id, user.actor).delete_many(ids)
+        with scope(user.identity, write=True) as writing:
+            deleted = writing.customers.delete_many(ids)
     except DataError as exc:
-        st.session_state[UNDO] = None
-        st.error(f"Nothing was deleted: {exc}")
+        UNDO.pop()
+        errors.show(exc, "Nothing was deleted: ")
         return
     feedback.changed(user.tenant_id)
-    names = ", ".join(literal(c.name) for c in deleted[:3]) + ("…" if len(deleted) > 3 else "")
-    st.session_state[UNDO] = {
-        "ids": [c.id for c in deleted],
-        "message": f"Deleted {len(deleted)} customer{'s' if len(deleted) != 1 else ''}: {names}",
-    }
+    UNDO.set(Deleted([c.id for c in deleted], [c.name for c in deleted]))
     st.rerun()
 
 
-def _undo(user: UserInfo, ids: list[str]) -> None:
+def _undo(user: SignedIn, ids: list[str]) -> None:
     try:
-        with tenant_session(user, write=True) as session:
-            repository = CustomerRepository(session, user.tenant_id, user.actor)
-            restored = [repository.restore(i) for i in ids]
+        with scope(user.identity, write=True) as writing:
+            restored = [writing.customers.restore(i) for i in ids]
     except DataError as exc:
-        st.error(f"Could not undo: {exc}")
+        errors.show(exc, "Could not undo: ")
         return
-    st.session_state.pop(UNDO, None)
+    UNDO.pop()
     feedback.changed(user.tenant_id)
     request_reset()
-    feedback.success(f"Restored {len(restored)} customer{'s' if len(restored) != 1 else ''}.")
+    feedback.success(f"Restored {_plural(len(restored))}.")
     st.rerun()

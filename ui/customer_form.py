@@ -1,86 +1,99 @@
-"""The Add Customer / Edit Customer dialog (Customer Name, Email, Phone, Address)."""
+"""The Add Customer / Edit Customer dialog, its fields from ``data.fields``.
+
+The form's labels, limits and required marks come from the field declarations; Save
+Customer writes in its own scope, so the user's rights are read at the moment of the
+write.  Errors go next to their field, or above the form, literally (``ui.errors``).
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
-from data.customers import CustomerRepository
-from data.errors import Conflict, DataError, Invalid, NotFound, StaleVersion
-from data.schemas import FIELDS
-from data.users import UserInfo
-from ui import feedback
+from data.errors import DataError
+from data.fields import FIELDS
+from ui import errors, feedback, text
+from ui.auth import SignedIn
 from ui.customer_table import request_reset
-from ui.db import tenant_session
-from ui.text import literal
+from ui.db import scope
+from ui.state import StateKey
 
-STATE = "customer_form"
-LABELS = {"name": "Customer Name", "email": "Email", "phone": "Phone", "address": "Address"}
+
+@dataclass
+class FormState:
+    """What the open dialog remembers between runs."""
+
+    id: str | None  # None: a new customer
+    nonce: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    errors: dict[str, str] = field(default_factory=dict)
+    conflict: dict[str, Any] | None = None
+    version: int | None = None
+    done: str | None = None
+    leave: DataError | None = None  # may not write (any more): the page says why
+
+
+STATE = StateKey[FormState]("customer_form")
 
 
 def open_form(customer_id: str | None = None) -> None:
     """Ask the page to show the dialog on this run (for a new customer, or to edit one)."""
-    st.session_state[STATE] = {
-        "id": customer_id,
-        "nonce": uuid.uuid4().hex[:8],
-        "errors": {},
-        "conflict": None,
-        "version": None,
-    }
+    STATE.set(FormState(customer_id))
 
 
 def is_open() -> bool:
-    return st.session_state.get(STATE) is not None
+    return STATE.get() is not None
 
 
 def close() -> None:
-    st.session_state.pop(STATE, None)
+    STATE.pop()
 
 
-def _field_key(state: dict[str, Any], name: str) -> str:
-    return f"cf:{state['nonce']}:{name}"
+def _field_key(state: FormState, name: str) -> str:
+    return f"cf:{state.nonce}:{name}"
 
 
-def _submit(user: UserInfo) -> None:
-    state = st.session_state.get(STATE)
+def _submit(user: SignedIn) -> None:
+    state = STATE.get()
     if state is None:
         return
-    values = {name: st.session_state.get(_field_key(state, name)) for name in FIELDS}
-    state["errors"] = {}
-    state["conflict"] = None
+    values = {f.name: st.session_state.get(_field_key(state, f.name)) for f in FIELDS}
+    state.errors = {}
+    state.conflict = None
     try:
-        with tenant_session(user, write=True) as session:
-            repository = CustomerRepository(session, user.tenant_id, user.actor)
-            if state["id"] is None:
-                saved = repository.create(values)
-                message = f"Added {literal(saved.name)}."
+        with scope(user.identity, write=True) as writing:
+            if state.id is None:
+                writing.customers.create(values)
+                message = "The customer was added."
             else:
-                saved = repository.update(state["id"], values, expected_version=state["version"])
-                message = f"Saved {literal(saved.name)}."
-    except Invalid as exc:
-        state["errors"] = exc.errors
-    except StaleVersion as exc:
-        state["conflict"] = exc.current
-    except Conflict as exc:
-        state["errors"] = {exc.field or "form": str(exc)}
-    except NotFound:
-        state["errors"] = {"form": "This customer was deleted by someone else in the meantime."}
+                writing.customers.update(state.id, values, expected_version=state.version)
+                message = "The customer was saved."
     except DataError as exc:
-        state["errors"] = {"form": str(exc)}
+        problem = errors.problem_of(
+            exc, gone="This customer was deleted by someone else in the meantime."
+        )
+        if problem.kind in ("signed_out", "forbidden"):
+            # Not a problem of the form: the page says it (or Sign in does), once.
+            state.leave = exc
+        elif problem.kind == "conflict":
+            state.conflict = problem.theirs
+        else:
+            state.errors = problem.fields or {"form": problem.message}
     else:
-        state["done"] = message
+        state.done = message
         feedback.changed(user.tenant_id)
         request_reset()
 
 
-def render(user: UserInfo) -> None:
+def render(user: SignedIn) -> None:
     """Show the dialog if the page asked for it (call once per run, anywhere on the page)."""
-    state = st.session_state.get(STATE)
+    state = STATE.get()
     if state is None:
         return
-    title = "Add Customer" if state["id"] is None else "Edit Customer"
+    title = "Add Customer" if state.id is None else "Edit Customer"
 
     @st.dialog(title, width="large", on_dismiss=close)
     def dialog() -> None:
@@ -89,51 +102,57 @@ def render(user: UserInfo) -> None:
     dialog()
 
 
-def _body(user: UserInfo, state: dict[str, Any]) -> None:
-    if state.get("done"):
-        feedback.success(state["done"])
+def _body(user: SignedIn, state: FormState) -> None:
+    if state.done or state.leave:
+        if state.done:
+            feedback.success(state.done)
+        if state.leave:
+            errors.later(state.leave)  # said by the run below, which redraws the page
         close()
-        st.rerun()
-    if state["id"] is not None and state["version"] is None:
+        st.rerun()  # the whole page: the dialog closes, the grid shows the change
+    if state.id is not None and state.version is None:
         try:
-            with tenant_session(user) as session:
-                current = CustomerRepository(session, user.tenant_id).get(state["id"])
-        except NotFound:
-            st.error("This customer no longer exists.")
+            with scope(user.identity) as reading:
+                current = reading.customers.get(state.id)
+        except DataError as exc:
+            errors.show(exc)
             return
-        state["version"] = current.version
+        state.version = current.version
         for name, value in current.fields().items():
             st.session_state[_field_key(state, name)] = value or ""
-    errors: dict[str, str] = state["errors"]
-    if errors.get("form"):
-        st.error(errors["form"])
-    if state.get("conflict"):
+    if state.errors.get("form"):
+        text.error(state.errors["form"])
+    if state.conflict:
         _conflict(state)
-    with st.form(f"customer_form:{state['nonce']}", border=False):
-        for name in FIELDS:
-            label = LABELS[name] + (" *" if name in ("name", "email") else "")
-            key = _field_key(state, name)
-            if name == "address":
-                st.text_area(label, key=key, max_chars=500, height=110)
+    with st.form(f"customer_form:{state.nonce}", border=False):
+        for spec in FIELDS:
+            label = spec.form_text + (" *" if spec.required else "")
+            key = _field_key(state, spec.name)
+            if spec.multiline:
+                st.text_area(label, key=key, max_chars=spec.max_length, height=110)
             else:
-                st.text_input(label, key=key, max_chars=254 if name == "email" else None)
-            if errors.get(name):
-                st.markdown(f":red[{errors[name]}]")
+                st.text_input(label, key=key, max_chars=spec.max_length)
+            if state.errors.get(spec.name):
+                text.error(state.errors[spec.name])
         st.form_submit_button(
             "Save Customer", type="primary", on_click=_submit, args=(user,), width="stretch"
         )
 
 
-def _conflict(state: dict[str, Any]) -> None:
-    theirs = state["conflict"] or {}
+def _conflict(state: FormState) -> None:
+    theirs = state.conflict or {}
     st.warning(
         "Someone else changed this customer after you opened it. Their values are below; "
         "load them to edit on top, or close without saving."
     )
-    st.table({LABELS[name]: [theirs.get(name) or "—"] for name in FIELDS})
+    st.dataframe(
+        pd.DataFrame({f.form_text: [theirs.get(f.name) or "—"] for f in FIELDS}),
+        hide_index=True,
+        width="stretch",
+    )
     if st.button("Load their version"):
-        state["version"] = theirs.get("version")
-        for name in FIELDS:
-            st.session_state[_field_key(state, name)] = theirs.get(name) or ""
-        state["conflict"] = None
+        state.version = theirs.get("version")
+        for spec in FIELDS:
+            st.session_state[_field_key(state, spec.name)] = theirs.get(spec.name) or ""
+        state.conflict = None
         st.rerun(scope="fragment")

@@ -12,22 +12,16 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 import streamlit as st
 
-from data.customers import SORTS, Count, CustomerRepository
-from data.users import UserInfo
+from data.customers import SORT_LABELS, SORTS, Count
+from data.fields import FIELD_NAMES, LABELS
 from ui import grid as g
-from ui.db import tenant_session
-from ui.text import literal
+from ui import text
+from ui.auth import SignedIn
+from ui.db import scope
 
-SORT_LABELS = {
-    "name": "Name",
-    "email": "Email",
-    "phone": "Phone",
-    "address": "Address",
-    "created_at": "Date added",
-    "updated_at": "Last changed",
-}
 PAGE_SIZES = [25, 50, 100, 250]
 LAST_EDITOR = "customers_last_editor"
 
@@ -100,7 +94,7 @@ def locked() -> bool:
     return _editor_has_edits(editor_key) or bool(st.session_state.get(drafts_key))
 
 
-def table_controls(user: UserInfo) -> Query:
+def table_controls(user: SignedIn) -> Query:
     busy = locked()
     left, middle, right, size_col = st.columns([4, 1.4, 1, 1], vertical_alignment="bottom")
     search = left.text_input(
@@ -139,7 +133,7 @@ def table_controls(user: UserInfo) -> Query:
 class PageState:
     """Keys and remembered state of one page of one query."""
 
-    def __init__(self, user: UserInfo, query: Query) -> None:
+    def __init__(self, user: SignedIn, query: Query) -> None:
         self.user = user
         self.query = query
         base = f"{query.filters_key}|p{query.page}"
@@ -192,14 +186,16 @@ class PageState:
             )
         for draft in conflicts:
             with st.container(border=True):
-                name = literal(draft.values.get("name") or "A customer")
-                st.warning(f"**{name}** — {literal(draft.problem)}")
+                name = draft.values.get("name") or "A customer"
+                text.warning(f"{name} — {draft.problem}")
                 rows = {
-                    "Field": [g.COLUMN[f] for f in g.FIELDS],
-                    "Your values": [draft.values.get(f) or "—" for f in g.FIELDS],
-                    "Saved by someone else": [(draft.theirs or {}).get(f) or "—" for f in g.FIELDS],
+                    "Field": [LABELS[f] for f in FIELD_NAMES],
+                    "Your values": [draft.values.get(f) or "—" for f in FIELD_NAMES],
+                    "Saved by someone else": [
+                        (draft.theirs or {}).get(f) or "—" for f in FIELD_NAMES
+                    ],
                 }
-                st.table(rows, hide_index=True)
+                st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
                 keep, mine = st.columns(2)
                 if keep.button("Keep theirs", key=f"theirs:{draft.key}", width="stretch"):
                     drafts.pop(draft.key, None)
@@ -212,14 +208,16 @@ class PageState:
 
 
 def load_page(
-    user: UserInfo, query: Query, state: PageState
+    user: SignedIn, query: Query, state: PageState
 ) -> tuple[list[g.SnapshotRow], PageInfo]:
     """The rows to show: frozen while the grid has unsaved edits, else fresh."""
-    remembered = st.session_state.get(state.snapshot_key)
+    remembered: tuple[list[g.SnapshotRow], PageInfo] | None = st.session_state.get(
+        state.snapshot_key
+    )
     if remembered is not None and state.pending():
         return remembered
-    with tenant_session(user) as session:
-        page = CustomerRepository(session, user.tenant_id).list(
+    with scope(user.identity) as reading:
+        page = reading.customers.list(
             search=query.search, sort=query.sort_spec, limit=query.size, offset=query.offset
         )
     if not page.items and query.page > 1:

@@ -1,25 +1,22 @@
-"""The dashboard's way into the data layer: one database per process, sessions per user."""
+"""The dashboard's way into the data layer: one database per process, a scope per action."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
-
-from sqlalchemy.orm import Session
+from contextlib import AbstractContextManager
 
 from data.db import Database, get_database
-
-if TYPE_CHECKING:
-    from data.users import UserInfo
+from data.identity import Identity
+from data.scope import Scope
 
 
 def database() -> Database:
     return get_database()
 
 
-@contextmanager
-def tenant_session(user: UserInfo, *, write: bool = False) -> Iterator[Session]:
-    """A transaction in the signed-in user's tenant (the only tenant a page can reach)."""
-    with database().transaction(user.tenant_id, write=write) as session:
-        yield session
+def scope(identity: Identity, *, write: bool = False) -> AbstractContextManager[Scope]:
+    """A transaction of the signed-in user's tenant, with their rights read in it.
+
+    Every write of the dashboard opens its own (``write=True``): a user demoted, removed
+    or signed out since the page was drawn writes nothing.
+    """
+    return database().scope(identity, write=write)

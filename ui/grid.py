@@ -24,13 +24,14 @@ from typing import Any
 
 import pandas as pd
 
-from data.customers import CustomerRepository
-from data.db import Database
-from data.errors import Conflict, DataError, Forbidden, Invalid, NotFound, StaleVersion
-from data.schemas import FIELDS, CustomerOut
-from data.users import UserInfo
+from data.errors import DataError, Forbidden, Unauthenticated, Unavailable
+from data.fields import FIELD_NAMES as FIELDS
+from data.fields import LABELS as COLUMN
+from data.identity import Identity
+from data.schemas import CustomerOut
+from ui.db import scope
+from ui.errors import problem_of
 
-COLUMN = {"name": "Name", "email": "Email", "phone": "Phone", "address": "Address"}
 SELECT = "Select"
 PROBLEM = "Problem"
 ID = "_id"
@@ -163,17 +164,18 @@ class SaveResult:
         return self.updated + self.created
 
 
-def save_changes(database: Database, user: UserInfo, changes: Sequence[Change]) -> SaveResult:
+def save_changes(identity: Identity, changes: Sequence[Change]) -> SaveResult:
     """Write the valid changes in one transaction; return the failed ones as drafts.
 
-    Raises ``Forbidden`` for a user who may not write, ``Unavailable`` when the
-    database cannot be used (nothing is written then).
+    The transaction reads the user's current rights first (``ui.db.scope``).  Raises
+    ``Forbidden`` for a user who may not write (any more), ``Unauthenticated`` when the
+    session ended, ``Unavailable`` when the database cannot be used: nothing is written.
     """
     result = SaveResult()
     if not changes:
         return result
-    with database.transaction(user.tenant_id, write=True) as session:
-        repository = CustomerRepository(session, user.tenant_id, user.actor)
+    with scope(identity, write=True) as writing:
+        repository = writing.customers
         for change in changes:
             try:
                 if change.id is None:
@@ -182,40 +184,35 @@ def save_changes(database: Database, user: UserInfo, changes: Sequence[Change]) 
                 else:
                     repository.update(change.id, change.values, expected_version=change.version)
                     result.updated += 1
-            except Forbidden:
+            except (Forbidden, Unauthenticated, Unavailable):
                 raise
-            except StaleVersion as exc:
-                theirs = {f: (exc.current or {}).get(f) for f in FIELDS}
-                result.drafts[change.key] = Draft(
-                    change.key,
-                    change.id,
-                    change.version,
-                    dict(change.values),
-                    "Changed by someone else since you loaded it; choose whose values to keep.",
-                    theirs=theirs,
-                    theirs_version=(exc.current or {}).get("version"),
-                )
-            except Invalid as exc:
-                result.drafts[change.key] = _draft(change, exc.errors)
-            except Conflict as exc:
-                result.drafts[change.key] = _draft(change, {exc.field or "row": str(exc)})
-            except NotFound:
-                result.drafts[change.key] = Draft(
-                    change.key,
-                    None,
-                    None,
-                    dict(change.values),
-                    "This customer was deleted by someone else; Save adds it again as new.",
-                )
             except DataError as exc:
-                result.drafts[change.key] = _draft(change, {"row": str(exc)})
+                result.drafts[change.key] = _draft(change, exc)
     return result
 
 
-def _draft(change: Change, errors: Mapping[str, str]) -> Draft:
+def _draft(change: Change, error: DataError) -> Draft:
+    """A failed row: the user's values and the error's sentences (``ui.errors``)."""
+    problem = problem_of(
+        error, gone="This customer was deleted by someone else; Save adds it again as new."
+    )
+    if problem.kind == "conflict":
+        theirs = problem.theirs or {}
+        return Draft(
+            change.key,
+            change.id,
+            change.version,
+            dict(change.values),
+            "Changed by someone else since you loaded it; choose whose values to keep.",
+            theirs={name: theirs.get(name) for name in FIELDS},
+            theirs_version=theirs.get("version"),
+        )
+    if problem.kind == "gone":
+        return Draft(change.key, None, None, dict(change.values), problem.message)
     # Every message of the data layer is a sentence that names its field.
-    problem = " ".join(errors.values())
-    return Draft(change.key, change.id, change.version, dict(change.values), problem, dict(errors))
+    return Draft(
+        change.key, change.id, change.version, dict(change.values), problem.summary, problem.fields
+    )
 
 
 def use_mine(draft: Draft) -> Draft:

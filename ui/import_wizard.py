@@ -1,46 +1,43 @@
 """The steps of the Import page: upload → columns → check → import → summary.
 
-The uploaded file is spooled to a private temporary file under ``var/uploads`` and only
-its path, name and size are kept in ``st.session_state``; every step reads the file from
-there through ``data.csv_import`` (streaming), so a large upload never sits in the
-session.  Nothing here knows SQL or the customer rules: it calls ``preview``,
-``import_csv(dry_run=True)`` and ``import_csv``.
+The uploaded file is spooled to a private file under ``var/uploads`` and dropped from
+Streamlit's memory (``ui.uploads``); only its path, name and size are kept in the
+session, and every step reads the file from there through ``data.importing``
+(streaming).  The spool is deleted when the import ends, when another file is chosen,
+and when the session goes.  Nothing here knows SQL or the customer rules: it calls
+``preview``, ``import_file(dry_run=True)`` and ``import_file``, in the signed-in user's
+identity (their rights are read by the import's own transaction).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shutil
-import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
-from config import VAR_DIR
-from data.csv_import import (
+from data.errors import DataError
+from data.importing import (
+    EXTENSIONS,
     MODE_HELP,
     ImportMode,
     ImportSummary,
     Preview,
     RowError,
-    import_csv,
+    import_file,
     preview,
 )
-from data.csv_read import IGNORE, TARGET_LABELS, TARGETS
-from data.errors import DataError
-from data.users import UserInfo
-from ui import feedback
+from data.importing.columns import IGNORE, TARGET_LABELS, TARGETS, plan_columns
+from ui import errors, feedback, text, uploads
+from ui.auth import SignedIn
 from ui.db import database
-from ui.text import literal
+from ui.state import StateKey
+from ui.uploads import Spool
 
-UPLOADS = VAR_DIR / "uploads"
-STATE = "import_wizard"
-NONCE = "import_wizard_nonce"  # a new uploader (empty) after "Import another file"
+STATE = StateKey[dict[str, Any]]("import_wizard")
+NONCE = StateKey[int]("import_wizard_nonce")  # a new, empty uploader after each upload
 PREVIEW_ROWS = 20
 MODE_LABELS = {
     ImportMode.CREATE: "Create only",
@@ -56,132 +53,154 @@ ACTION_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class Upload:
-    """What the session keeps of an upload: where its copy is, not its bytes."""
-
-    file_id: str
-    name: str
-    path: str
-    size: int
-
-
 def _state() -> dict[str, Any]:
-    state: dict[str, Any] = st.session_state.setdefault(STATE, {})
-    return state
+    return STATE.setdefault({})
 
 
 def reset() -> None:
-    """Forget the current upload and delete its spooled copy."""
+    """Forget the current upload and delete its spooled copy and report."""
     state = _state()
-    upload: Upload | None = state.get("upload")
+    upload: Spool | None = state.get("upload")
     if upload is not None:
-        with contextlib.suppress(OSError):
-            os.unlink(upload.path)
-        report = state.get("report")
-        if report:
-            with contextlib.suppress(OSError):
-                os.unlink(report)
+        uploads.discard(upload.path)
+    uploads.discard(state.get("report"))
     state.clear()
+
+
+def finished() -> ImportSummary | None:
+    """The summary of the import just done (its upload is deleted by then)."""
+    done: ImportSummary | None = _state().get("done")
+    return done
 
 
 def upload_limit_mb() -> int:
     return int(st.get_option("server.maxUploadSize"))
 
 
-def upload_step() -> Upload | None:
+def upload_step() -> Spool | None:
     """The file uploader; spools a new upload to disk and returns what the session keeps."""
+    state = _state()
+    current: Spool | None = state.get("upload")
+    if current is not None and (Path(current.path).exists() or finished() is not None):
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        with left:
+            text.plain(f"File: {current.name} · {_size(current.size)}")
+        if right.button("Choose another file", key="import_another_file"):
+            reset()
+            st.rerun()
+        return current
     limit = upload_limit_mb()
     st.caption(
         f"CSV files up to {limit:,} MB can be uploaded here (UTF-8, UTF-16 or Windows-1252; "
-        "comma, semicolon or tab). For larger files, an operator runs "
+        "comma, semicolon or tab), and Excel or OpenDocument workbooks (.xlsx, .xls, .ods). "
+        "For larger files, an operator runs "
         "`python manage.py import-csv FILE --tenant TENANT` on the server."
     )
-    nonce = st.session_state.get(NONCE, 0)
+    nonce = NONCE.get_or(0)
     uploaded = st.file_uploader(
-        "CSV file",
-        type=["csv", "txt", "tsv"],
+        "CSV or Excel file",
+        type=list(EXTENSIONS),
         key=f"import_file:{nonce}",
         accept_multiple_files=False,
     )
-    state = _state()
-    if uploaded is None:
-        if state.get("upload") is not None:
-            reset()
-        return None
-    current: Upload | None = state.get("upload")
-    if current is not None and current.file_id == uploaded.file_id and os.path.exists(current.path):
-        return current
-    reset()
-    UPLOADS.mkdir(parents=True, exist_ok=True)
-    _forget_abandoned_files()
-    handle, path = tempfile.mkstemp(prefix="import-", suffix=".csv", dir=UPLOADS)
-    with os.fdopen(handle, "wb") as spool:
-        uploaded.seek(0)
-        shutil.copyfileobj(uploaded, spool, 1024 * 1024)
-    upload = Upload(uploaded.file_id, uploaded.name, path, os.path.getsize(path))
-    state["upload"] = upload
-    return upload
+    if uploaded is not None:
+        reset()
+        _state()["upload"] = uploads.spool(uploaded)
+        NONCE.set(nonce + 1)  # the uploader's own copy is gone: draw a fresh one next time
+        st.rerun()
+    return None
 
 
-def _forget_abandoned_files(max_age_hours: float = 24) -> None:
-    """Spooled uploads and reports of sessions that ended without finishing."""
-    cutoff = time.time() - max_age_hours * 3600
-    for path in UPLOADS.glob("*.csv"):
-        with contextlib.suppress(OSError):
-            if path.stat().st_mtime < cutoff:
-                path.unlink()
+def _sheet_key(upload: Spool) -> str:
+    return f"import_sheet:{upload.file_id}"
 
 
-def preview_step(upload: Upload) -> Preview | None:
-    """Read the header and first rows; a file that cannot be read gets its one sentence."""
+def preview_step(upload: Spool) -> Preview | None:
+    """Read the header and first rows; a file that cannot be read gets its one sentence.
+
+    A workbook gets a select box of its sheets (the first with data is chosen at first);
+    the header row is found below any title rows, and its row number is shown.
+    """
+    chosen: str | None = st.session_state.get(_sheet_key(upload))
     try:
         with open(upload.path, "rb") as source:
-            result = preview(source, rows=PREVIEW_ROWS, filename=upload.name)
+            result = preview(source, rows=PREVIEW_ROWS, filename=upload.name, sheet=chosen)
     except DataError as exc:
-        st.error(str(exc))
+        errors.show(exc)
         return None
-    st.caption(
-        f"**{literal(upload.name)}** · {_size(upload.size)} · {result.encoding} · "
-        f"{result.delimiter}-separated · {len(result.header)} columns"
-    )
+    if len(result.sheets) > 1 and result.sheet is not None:
+        # Sheet names are the file's text: the select box shows its options as plain text.
+        st.selectbox(
+            "Sheet",
+            result.sheets,
+            index=result.sheets.index(result.sheet),
+            key=_sheet_key(upload),
+            help="The sheet to import; at first, the first sheet that holds data.",
+        )
+    text.plain(f"{result.source()} · {len(result.header)} columns")
     return result
 
 
 def mapping_step(info: Preview) -> dict[str, str]:
-    """The automatic column matching, editable: one select per column of the file."""
+    """The automatic column matching, editable: one row per column of the file.
+
+    A table rather than a select box per column: a column's name is the file's text and
+    is shown literally in a table cell (a widget label would render it as Markdown).
+    """
     st.subheader("1. Columns")
     st.caption(
         "Each column of the file is matched to a customer field by its name; change any "
         "match, or ignore a column. Name and Email are required."
     )
-    options = [*TARGETS, IGNORE]
-    mapping: dict[str, str] = {}
-    columns = st.columns(min(4, max(1, len(info.header))))
-    for index, header in enumerate(dict.fromkeys(info.header)):
-        default = info.mapping.get(header, IGNORE)
-        label = header or f"(column {index + 1} has no name)"
-        choice = columns[index % len(columns)].selectbox(
-            label,
-            options,
-            index=options.index(default),
-            format_func=TARGET_LABELS.__getitem__,
-            key=f"import_map:{info.filename}:{index}:{header}",
-        )
-        mapping[header] = choice
+    headers = list(dict.fromkeys(info.header))
+    by_label = {TARGET_LABELS[target]: target for target in (*TARGETS, IGNORE)}
+    first = info.rows[0].values if info.rows else []
+    frame = pd.DataFrame(
+        {
+            "Column": [h or f"(column {i + 1} has no name)" for i, h in enumerate(headers)],
+            "First row": [first[i] if i < len(first) else "" for i in range(len(headers))],
+            "Field": [TARGET_LABELS[info.mapping.get(h, IGNORE)] for h in headers],
+        }
+    )
+    edited = st.data_editor(
+        frame,
+        key=f"import_map:{info.filename}:{info.sheet}:{len(headers)}",
+        hide_index=True,
+        width="stretch",
+        disabled=["Column", "First row"],
+        column_config={
+            "Field": st.column_config.SelectboxColumn(
+                "Field", options=list(by_label), required=True
+            )
+        },
+    )
+    mapping = {
+        header: by_label.get(str(choice), IGNORE)
+        for header, choice in zip(headers, edited["Field"].tolist(), strict=True)
+    }
+    for line in _explained(info, mapping):
+        text.plain(line)  # which columns feed a field, in what order (column names: literal)
     return mapping
+
+
+def _explained(info: Preview, mapping: dict[str, str]) -> list[str]:
+    try:
+        return plan_columns(info.header, mapping).explained()
+    except DataError:
+        return []
 
 
 def options_step() -> tuple[ImportMode, bool]:
     st.subheader("2. Options")
     left, right = st.columns([2, 1])
-    mode = left.radio(
+    chosen = left.radio(
         "When an email already exists",
         list(ImportMode),
         format_func=MODE_LABELS.__getitem__,
         key="import_mode",
         horizontal=True,
     )
+    mode = ImportMode(chosen) if chosen is not None else ImportMode.CREATE
     left.caption(MODE_HELP[mode])
     partial = right.toggle(
         "Import the valid rows anyway",
@@ -189,7 +208,7 @@ def options_step() -> tuple[ImportMode, bool]:
         help="Off (default): if any row is invalid, nothing is imported. On: the valid "
         "rows are imported and the invalid ones are left out (see the error report).",
     )
-    return ImportMode(mode), bool(partial)
+    return mode, bool(partial)
 
 
 def _size(size: int) -> str:
@@ -200,8 +219,10 @@ def _size(size: int) -> str:
     return f"{size / 1e6:,.1f} MB"
 
 
-def _signature(upload: Upload, mapping: dict[str, str], mode: ImportMode) -> str:
-    return f"{upload.file_id}|{sorted(mapping.items())}|{mode.value}"
+def _signature(
+    upload: Spool, mapping: dict[str, str], mode: ImportMode, sheet: str | None = None
+) -> str:
+    return f"{upload.file_id}|{sheet}|{sorted(mapping.items())}|{mode.value}"
 
 
 def _small(summary: ImportSummary) -> ImportSummary:
@@ -211,12 +232,12 @@ def _small(summary: ImportSummary) -> ImportSummary:
 
 
 def check_step(
-    user: UserInfo, upload: Upload, info: Preview, mapping: dict[str, str], mode: ImportMode
+    user: SignedIn, upload: Spool, info: Preview, mapping: dict[str, str], mode: ImportMode
 ) -> ImportSummary | None:
     """Preview table, and a dry run (on request) that counts what the import would do."""
     st.subheader("3. Check")
     state = _state()
-    signature = _signature(upload, mapping, mode)
+    signature = _signature(upload, mapping, mode, info.sheet)
     checked: ImportSummary | None = (
         state.get("checked") if state.get("checked_for") == signature else None
     )
@@ -224,45 +245,47 @@ def check_step(
         bar = st.progress(0.0, text="Checking every row…")
         try:
             with open(upload.path, "rb") as source:
-                checked = import_csv(
+                checked = import_file(
                     database(),
-                    user.tenant_id,
-                    user.actor,
+                    user.identity,
                     source,
                     filename=upload.name,
                     mode=mode,
                     partial=True,
                     dry_run=True,
                     mapping=mapping,
+                    sheet=info.sheet,
                     progress=_progress(bar, "Checking every row…"),
                     sample_rows=PREVIEW_ROWS,
                 )
         except DataError as exc:
             bar.empty()
-            st.error(str(exc))
+            errors.show(exc)
             return None
         bar.empty()
         state["checked"] = _small(checked)
         state["checked_for"] = signature
+    if checked is not None:
+        counts = st.columns(5)
+        for column, (label, value) in zip(
+            counts,
+            [
+                # A dry run writes nothing: what its valid rows would do.
+                ("Create", checked.would.create),
+                ("Update", checked.would.update),
+                ("Unchanged", checked.would.unchanged),
+                ("Skip", checked.would.skip),
+                ("Invalid", checked.invalid),
+            ],
+            strict=True,
+        ):
+            column.metric(label, f"{value:,}")
     _preview_table(info, mapping, checked)
     if checked is None:
         st.caption("Check the file to see what each row will do before importing.")
         return None
-    counts = st.columns(5)
-    for column, (label, value) in zip(
-        counts,
-        [
-            ("Create", checked.created),
-            ("Update", checked.updated),
-            ("Unchanged", checked.unchanged),
-            ("Skip", checked.skipped),
-            ("Invalid", checked.invalid),
-        ],
-        strict=True,
-    ):
-        column.metric(label, f"{value:,}")
     if checked.unknown_columns:
-        st.caption("Ignored columns: " + ", ".join(checked.unknown_columns))
+        text.plain("Ignored columns: " + ", ".join(checked.unknown_columns))
     if checked.invalid:
         st.warning(
             f"{checked.invalid:,} of {checked.rows:,} rows are invalid. "
@@ -272,37 +295,68 @@ def check_step(
     return checked
 
 
+def _fields_of(info: Preview, mapping: dict[str, str]) -> Any:
+    """A function from a row's values to the fields the import makes of them: the
+    first non-empty of several columns, the name joined from its parts (as importing)."""
+    try:
+        plan = plan_columns(info.header, mapping)
+    except DataError:
+        index = {header: i for i, header in reversed(list(enumerate(info.header)))}
+        fields = {target: index[h] for h, target in mapping.items() if target and h in index}
+
+        def raw(values: list[str]) -> dict[str, str | None]:
+            return {
+                target: values[i]
+                if (i := fields.get(target)) is not None and i < len(values)
+                else ""
+                for target in ("name", "email", "phone", "address")
+            }
+
+        return raw
+    return lambda values: plan.record(plan.project(values))
+
+
 def _preview_table(info: Preview, mapping: dict[str, str], checked: ImportSummary | None) -> None:
-    index = {header: i for i, header in reversed(list(enumerate(info.header)))}
-    fields = {target: index[h] for h, target in mapping.items() if target and h in index}
+    made = _fields_of(info, mapping)
     errors: dict[int, list[str]] = {}
     if checked is not None:
         for error in checked.errors:
             errors.setdefault(error.line, []).append(error.message)
     rows = []
-    for record in info.rows:
-
-        def value(target: str, values: list[str] = record.values) -> str:
-            i = fields.get(target)
-            return values[i] if i is not None and i < len(values) else ""
-
-        name = value("name") or " ".join(
-            part for part in (value("first_name"), value("last_name")) if part
-        )
+    for record in info.rows:  # "Line": the CSV line where the row starts, or the sheet row
+        fields = made(record.values)
         action = checked.actions.get(record.line, "") if checked is not None else ""
         rows.append(
             {
                 "Line": record.line,
                 "Action": ACTION_LABELS.get(action, action) or "—",
-                "Name": name,
-                "Email": value("email"),
-                "Phone": value("phone"),
-                "Address": value("address"),
+                "Name": fields.get("name") or "",
+                "Email": fields.get("email") or "",
+                "Phone": fields.get("phone") or "",
+                "Address": fields.get("address") or "",
                 "Problem": " ".join(errors.get(record.line, [])),
+                "Likely duplicate": checked.likely_duplicates.get(record.line, "")
+                if checked is not None
+                else "",
             }
         )
     if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.dataframe(
+            pd.DataFrame(rows),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "Line": st.column_config.NumberColumn("Line", width="small"),
+                "Action": st.column_config.TextColumn("Action", width="small"),
+                "Problem": st.column_config.TextColumn("Problem", width="large"),
+                "Likely duplicate": st.column_config.TextColumn(
+                    "Likely duplicate",
+                    width="medium",
+                    help="The row looks like this existing customer (by phone, email or a "
+                    "similar name), not only by its email.",
+                ),
+            },
+        )
     else:
         st.info("The file has a header but no rows.")
 
@@ -328,12 +382,13 @@ def _progress(bar: Any, label: str):  # type: ignore[no-untyped-def]
 
 
 def import_step(
-    user: UserInfo,
-    upload: Upload,
+    user: SignedIn,
+    upload: Spool,
     mapping: dict[str, str],
     mode: ImportMode,
     partial: bool,
     checked: ImportSummary | None,
+    sheet: str | None = None,
 ) -> None:
     """The import button, its progress bar, and the result with the error report."""
     st.subheader("4. Import")
@@ -341,7 +396,11 @@ def import_step(
     done: ImportSummary | None = state.get("done")
     if done is None:
         blocked = checked is not None and checked.invalid > 0 and not partial
-        label = "Import" if checked is None else f"Import {checked.rows:,} rows"
+        label = (
+            "Import"
+            if checked is None
+            else f"Import {checked.rows:,} row{'s' if checked.rows != 1 else ''}"
+        )
         if blocked:
             st.caption("Nothing can be imported while rows are invalid and the option is off.")
         if not st.button(
@@ -349,27 +408,25 @@ def import_step(
         ):
             return
         bar = st.progress(0.0, text="Importing…")
-        UPLOADS.mkdir(parents=True, exist_ok=True)
-        handle, report_path = tempfile.mkstemp(prefix="errors-", suffix=".csv", dir=UPLOADS)
+        report, report_path = uploads.new_file("report")
         try:
-            with open(upload.path, "rb") as source, os.fdopen(handle, "wb") as report:
-                done = import_csv(
+            with open(upload.path, "rb") as source, report:
+                done = import_file(
                     database(),
-                    user.tenant_id,
-                    user.actor,
+                    user.identity,
                     source,
                     filename=upload.name,
                     mode=mode,
                     partial=partial,
                     mapping=mapping,
+                    sheet=sheet,
                     errors_out=report,
                     progress=_progress(bar, "Importing…"),
                 )
         except DataError as exc:
             bar.empty()
-            st.error(str(exc))
-            with contextlib.suppress(OSError):
-                os.unlink(report_path)
+            errors.show(exc)
+            uploads.discard(report_path)
             return
         bar.empty()
         if done.written:
@@ -377,16 +434,17 @@ def import_step(
         state["done"] = _small(done)
         state["report"] = report_path if done.invalid else None
         if not done.invalid:
-            with contextlib.suppress(OSError):
-                os.unlink(report_path)
+            uploads.discard(report_path)
+        # The file is read; only the error report (if any) is still needed.
+        uploads.discard(upload.path)
     show_result(done)
 
 
 def show_result(summary: ImportSummary) -> None:
     if summary.written:
-        st.success(summary.sentence())
+        text.success(summary.sentence())
     else:
-        st.error(summary.sentence())
+        text.error(summary.sentence())
     report = _state().get("report")
     if summary.invalid and report and Path(report).exists():
         st.download_button(
@@ -395,12 +453,12 @@ def show_result(summary: ImportSummary) -> None:
             file_name=f"{Path(summary.filename).stem}-errors.csv",
             mime="text/csv",
             icon=":material/download:",
-            help="The invalid rows as they were, with an 'error' column; fix them and import "
-            "this file again.",
+            help="A CSV file of the invalid rows: their line (or sheet row) first, the row as "
+            "it was, then an 'error' column; fix them and import this file again.",
             key="import_report",
         )
         _errors_table(summary.errors)
     if st.button("Import another file", key="import_again"):
         reset()
-        st.session_state[NONCE] = st.session_state.get(NONCE, 0) + 1
+        NONCE.set(NONCE.get_or(0) + 1)
         st.rerun()

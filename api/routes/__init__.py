@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import Response
+from pydantic import TypeAdapter
+
 from api.schemas import Problem
 
 ERROR_DESCRIPTIONS = {
@@ -51,3 +54,22 @@ def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
 
 def header(description: str, kind: str = "string") -> dict[str, Any]:
     return {"schema": {"type": kind}, "description": description}
+
+
+WIRE = TypeAdapter(Any)
+
+
+def json_response(data: Any, response: Response, status_code: int = 200) -> Response:
+    """JSON that pydantic serialised once, with the headers set on ``response``.
+
+    Returned as a ``Response``, it is not validated against the route's response model
+    and serialised a second time (as a returned model would be): under 50 clients that
+    second pass was a twentieth of the server's CPU.  The route still declares its
+    response model for the OpenAPI description.
+    """
+    return Response(
+        WIRE.dump_json(data),
+        status_code=status_code,
+        media_type="application/json",
+        headers=dict(response.headers),
+    )

@@ -1,4 +1,5 @@
-"""API test fixtures: the app over the test database, clients, tokens, a live server.
+"""API test fixtures: the app over the test database, clients, tokens, a live server
+(``tests.kit.servers.LiveServer``, the one uvicorn-in-a-thread of the tests).
 
 Every client gets its own made-up client address, because failed sign-ins are
 throttled per client address in the (shared, per-session) database: one test's wrong
@@ -7,9 +8,6 @@ passwords must not lock out the next test.
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,7 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.security import issue_token
+from data.credentials import issue_token
+from tests.kit.servers import LiveServer
+
+__all__ = ["LiveServer"]  # test modules import it from here too
 
 
 def fake_client_address() -> tuple[str, int]:
@@ -37,6 +38,13 @@ def client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture
+def other_client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
+    """A second client, at another address, on the same app (throttling is per client)."""
+    with TestClient(app, client=fake_client_address()) as test_client:
+        yield test_client
+
+
+@pytest.fixture
 def lenient_client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
     """A client that receives 500 responses instead of re-raising the server's error."""
     with TestClient(
@@ -45,15 +53,16 @@ def lenient_client(app) -> Iterator[TestClient]:  # type: ignore[no-untyped-def]
         yield test_client
 
 
-def bearer(user: Any) -> dict[str, str]:
-    token, _ = issue_token(user)
+def bearer(database: Any, user: Any) -> dict[str, str]:
+    """The Authorization header of a fresh token (a row of ``credentials``) for ``user``."""
+    token, _ = issue_token(database, user)
     return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture
-def as_user() -> Callable[[Any], dict[str, str]]:
+def as_user(database) -> Callable[[Any], dict[str, str]]:  # type: ignore[no-untyped-def]
     """``as_user(user)``: the Authorization header of a fresh token for ``user``."""
-    return bearer
+    return lambda user: bearer(database, user)
 
 
 def customer_body(n: int | str = "", **overrides: Any) -> dict[str, Any]:
@@ -81,38 +90,6 @@ def create_customer(client, as_user):  # type: ignore[no-untyped-def]
         return result
 
     return create
-
-
-class LiveServer:
-    """uvicorn serving the app on a free loopback port, in a thread of this process."""
-
-    def __init__(self, app: Any) -> None:
-        import uvicorn
-
-        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.socket.bind(("127.0.0.1", 0))
-        self.port = self.socket.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
-
-    def __enter__(self) -> LiveServer:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            if time.monotonic() > deadline or not self.thread.is_alive():
-                raise RuntimeError("the test server did not start")
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
 
 
 @pytest.fixture

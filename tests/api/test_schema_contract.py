@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
 from api.main import create_app
-from api.security import issue_token
+from data.credentials import issue_token
 
 BOUNDED = settings(
     max_examples=30,
@@ -45,9 +45,9 @@ class EditorAuth:
 
 
 @pytest.fixture
-def editor_auth(tenant, add_customers) -> EditorAuth:  # type: ignore[no-untyped-def]
+def editor_auth(database, tenant, add_customers) -> EditorAuth:  # type: ignore[no-untyped-def]
     created = add_customers(tenant, 3)
-    token, _ = issue_token(tenant.editor)
+    token, _ = issue_token(database, tenant.editor)
     return EditorAuth({"Authorization": f"Bearer {token}"}, [c.id for c in created])
 
 
@@ -87,7 +87,7 @@ def test_every_operation_answers_within_its_schema(api_schema, editor_auth, meth
     call()
 
 
-def test_stateful_runs_follow_the_links_without_500s(api_schema, make_tenant):  # type: ignore[no-untyped-def]
+def test_stateful_runs_follow_the_links_without_500s(api_schema, database, make_tenant):  # type: ignore[no-untyped-def]
     machine = api_schema.as_state_machine()
     checks_to_skip = excluded()
 
@@ -96,7 +96,7 @@ def test_stateful_runs_follow_the_links_without_500s(api_schema, make_tenant):  
         # same choices lead to the same steps, and which links a create offers depends
         # on the data (an email an earlier scenario already used is a 409, not a 201).
         def setup(self) -> None:
-            token, _ = issue_token(make_tenant().editor)
+            token, _ = issue_token(database, make_tenant().editor)
             self.headers = {"Authorization": f"Bearer {token}"}
 
         def get_call_kwargs(self, case):  # type: ignore[no-untyped-def]

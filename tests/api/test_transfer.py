@@ -75,7 +75,9 @@ def test_a_partial_import_writes_the_valid_rows(client, tenant, as_user):
 def test_a_dry_run_reports_and_writes_nothing(client, tenant, as_user):
     headers = as_user(tenant.editor)
     result = upload(client, headers, CSV, dryRun="true").json()
-    assert (result["dryRun"], result["written"], result["created"]) == (True, False, 2)
+    assert (result["dryRun"], result["written"], result["created"]) == (True, False, 0)
+    assert result["would"]["create"] == 2  # what was written is 0; what would be, here
+    assert result["summary"] == "would_create=2 would_update=0 would_skip=0 invalid=0"
     assert listed(client, headers) == {}
 
 

@@ -23,8 +23,8 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from api.security import issue_token
-from data.csv_read import neutralise_cell
+from data.cells import neutralise_cell
+from data.credentials import issue_token
 
 # A few emails, some equal but for case, so that conflicts and cross-tenant reuse are common.
 EMAILS = [
@@ -78,13 +78,14 @@ def key(email: str) -> str:
     return email.strip().lower()
 
 
-def test_two_tenants_never_observe_each_other(client, make_tenant):  # type: ignore[no-untyped-def]
+def test_two_tenants_never_observe_each_other(client, database, make_tenant):  # type: ignore[no-untyped-def]
     class TwoTenants(RuleBasedStateMachine):
         def __init__(self) -> None:
             super().__init__()
             self.tenants = [make_tenant(), make_tenant()]
             self.headers = [
-                {"Authorization": f"Bearer {issue_token(t.editor)[0]}"} for t in self.tenants
+                {"Authorization": f"Bearer {issue_token(database, t.editor)[0]}"}
+                for t in self.tenants
             ]
             # Per tenant: customer id -> (name, email, phone, address) as stored.
             self.model: list[dict[str, tuple[str, str, str | None, str | None]]] = [{}, {}]

@@ -64,10 +64,12 @@ def test_import_with_an_invalid_row_is_refused_with_exit_1_and_the_line(
 ) -> None:
     result = manage(database, "import-csv", str(write(ONE_BAD)), "--tenant", tenant.id)
     assert result.returncode == 1
-    assert result.stdout.decode().strip() == "created=2 updated=0 skipped=0 invalid=1"
+    # Nothing was written, and the line says so: a script cannot read "created=2".
+    assert result.stdout.decode().strip() == "created=0 updated=0 skipped=0 invalid=1 refused=1"
     stderr = result.stderr.decode()
     assert "Line 4: Email is not a valid address" in stderr
     assert "Nothing was imported" in stderr
+    assert "the valid rows would have given 2 to create, 0 to update" in stderr
     assert "Traceback" not in stderr
     assert count(customers_of, tenant) == 0
 
@@ -89,8 +91,8 @@ def test_partial_import_writes_the_valid_rows_and_the_error_file(
     assert result.returncode == 0, result.stderr
     assert count(customers_of, tenant) == 2
     lines = report.read_text(encoding="utf-8-sig").splitlines()
-    assert lines[0] == "name,email,phone,error"
-    assert lines[1].startswith("Cid,not-an-email,3,Email is not a valid address")
+    assert lines[0] == "line,name,email,phone,error"
+    assert lines[1].startswith("4,Cid,not-an-email,3,Email is not a valid address")
 
 
 def test_dry_run_writes_nothing_and_exits_by_what_would_happen(
@@ -99,7 +101,10 @@ def test_dry_run_writes_nothing_and_exits_by_what_would_happen(
     clean = manage(database, "import-csv", str(write(GOOD)), "--tenant", tenant.id, "--dry-run")
     dirty = manage(database, "import-csv", str(write(ONE_BAD)), "--tenant", tenant.id, "--dry-run")
     assert (clean.returncode, dirty.returncode) == (0, 1)
-    assert clean.stdout.decode().strip() == "created=2 updated=0 skipped=0 invalid=0"
+    assert clean.stdout.decode().strip() == "would_create=2 would_update=0 would_skip=0 invalid=0"
+    assert dirty.stdout.decode().strip() == (
+        "would_create=2 would_update=0 would_skip=0 invalid=1 would_refuse=1"
+    )
     assert "Dry run" in clean.stderr.decode()
     assert count(customers_of, tenant) == 0
 
@@ -109,7 +114,7 @@ def test_dry_run_writes_nothing_and_exits_by_what_would_happen(
     [
         ("upsert", "created=1 updated=1 skipped=0 invalid=0"),
         ("skip", "created=1 updated=0 skipped=2 invalid=0"),
-        ("create", "created=1 updated=0 skipped=0 invalid=2"),
+        ("create", "created=0 updated=0 skipped=0 invalid=2 refused=1"),
     ],
     ids=["upsert", "skip", "create"],
 )
@@ -179,28 +184,28 @@ def test_export_writes_csv_to_stdout_or_a_file(
 
 
 def test_import_killed_midway_leaves_the_tenant_as_it_was(
-    database: Any, tenant: Any, customers_of: Any, write: Any, tmp_path: Path
+    database: Any, tenant: Any, customers_of: Any, identity_of: Any, write: Any, tmp_path: Path
 ) -> None:
     """SIGKILL in the middle of the write phase: the one transaction never commits."""
     manage(database, "import-csv", str(write(GOOD)), "--tenant", tenant.id)
+    # Signed in before the import takes SQLite's write lock (signing in writes a session).
+    reader = identity_of(tenant.viewer)
     path = write(big_csv(20000, seed=5), "big.csv")
     marker = tmp_path / "midway"
     script = (
         "import sys, time\n"
         f"sys.path.insert(0, {str(PROJECT_DIR)!r})\n"
         "from data.db import get_database\n"
-        "from data.models import Role\n"
-        "from data.tenancy import Actor\n"
-        "from data import csv_import\n"
-        "csv_import.PARALLEL_MIN_BYTES = 1 << 40\n"
-        "csv_import.BATCH_ROWS = 1000\n"
+        "from data.identity import Identity\n"
+        "from data.importing import import_file\n"
         "def progress(done, total):\n"
         "    if done > total // 2:\n"
         f"        open({str(marker)!r}, 'w').close()\n"
         "        time.sleep(60)\n"
         "if __name__ == '__main__':\n"
-        f"    csv_import.import_csv(get_database(), {tenant.id!r}, Actor('kill', Role.EDITOR),\n"
-        f"        {str(path)!r}, filename='big.csv', progress=progress)\n"
+        f"    import_file(get_database(), Identity.of_operator({tenant.id!r}, 'kill'),\n"
+        f"        {str(path)!r}, filename='big.csv', progress=progress,\n"
+        "        batch_rows=1000, parallel_min_bytes=1 << 40)\n"
     )
     env = dict(os.environ, DATABASE_URL=str(database.url.render_as_string(hide_password=False)))
     process = subprocess.Popen([sys.executable, "-c", script], env=env)
@@ -210,7 +215,7 @@ def test_import_killed_midway_leaves_the_tenant_as_it_was(
             assert process.poll() is None, "the import ended before it was killed"
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        with customers_of(tenant) as repository:
+        with customers_of(tenant, reader) as repository:
             assert repository.count().value == 2  # not committed yet: nobody sees it
         process.send_signal(signal.SIGKILL)
         process.wait(timeout=30)
@@ -226,3 +231,108 @@ def test_import_killed_midway_leaves_the_tenant_as_it_was(
     )
     assert result.returncode == 0, result.stderr
     assert count(customers_of, tenant) == 7
+
+
+# -- spreadsheets, --sheet, --map, Excel export ----------------------------------------
+
+
+def test_a_workbook_imports_by_its_content_with_sheet_and_map(
+    database: Any, tenant: Any, customers_of: Any, write: Any
+) -> None:
+    from tests.data.spreadsheets import xlsx
+
+    book = xlsx(
+        {
+            "Cover": [["Customers of the north shop"]],
+            "Kunden": [
+                ["Stand: Januar"],
+                ["Kontakt", "E-Mail", "Handy", "Notiz"],
+                ["Ann Lee", "ann@example.com", 4917155550100, "vip"],
+            ],
+        }
+    )
+    path = write(book, "kunden.xlsx")
+    args = ["--tenant", tenant.id, "--sheet", "Kunden", "--map", "Kontakt=name", "--map", "Notiz="]
+    result = manage(database, "import", str(path), *args)  # "import" is import-csv's alias
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().strip() == "created=1 updated=0 skipped=0 invalid=0"
+    assert "(Excel workbook, sheet 'Kunden', header on row 2)" in result.stderr.decode()
+    with customers_of(tenant) as repository:
+        [ann] = list(repository.iter_all())
+    assert (ann.name, ann.phone) == ("Ann Lee", "4917155550100")
+
+
+def test_a_contact_export_reports_which_columns_feed_a_field(
+    database: Any, tenant: Any, customers_of: Any
+) -> None:
+    sample = PROJECT_DIR / "tests" / "data" / "samples" / "outlook-contacts.csv"
+    result = manage(database, "import-csv", str(sample), "--tenant", tenant.id)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.decode().strip() == "created=4 updated=0 skipped=0 invalid=0"
+    assert (
+        "Email: each row takes the first non-empty one of 'E-mail Address', then "
+        "'E-mail 2 Address', then 'E-mail 3 Address'." in result.stderr.decode().splitlines()
+    )
+    assert count(customers_of, tenant) == 4
+
+
+@pytest.mark.parametrize(
+    ("extra", "sentence"),
+    [
+        (["--map", "Handy"], "--map 'Handy' is not COLUMN=FIELD"),
+        (["--map", "=phone"], "--map '=phone' is not COLUMN=FIELD"),
+        (["--map", "phone=mobile"], "Column 'phone' cannot be mapped to 'mobile'"),
+        (["--map", "Handy=phone"], "The mapping names a column 'Handy' that customers.csv"),
+        (["--map", "phone=phone", "--map", "phone="], "--map names the column 'phone' twice."),
+        (["--sheet", "Sheet1"], "customers.csv is a CSV file, which has no sheets"),
+    ],
+    ids=["no-equals", "no-column", "unknown-field", "unknown-column", "twice", "sheet-of-csv"],
+)
+def test_a_bad_map_or_sheet_is_a_usage_error(
+    database: Any, tenant: Any, customers_of: Any, write: Any, extra: list[str], sentence: str
+) -> None:
+    result = manage(database, "import-csv", str(write(GOOD)), "--tenant", tenant.id, *extra)
+    assert result.returncode == 2
+    [line] = result.stderr.decode().splitlines()
+    assert sentence in line
+    assert line.endswith(".")
+    assert count(customers_of, tenant) == 0
+
+
+def test_export_to_an_xlsx_name_writes_a_workbook(
+    database: Any, tenant: Any, write: Any, tmp_path: Path
+) -> None:
+    from python_calamine import CalamineWorkbook
+
+    manage(database, "import-csv", str(write(GOOD)), "--tenant", tenant.id)
+    target = tmp_path / "customers.xlsx"
+    result = manage(database, "export", "--tenant", tenant.id, "--out", str(target))
+    assert result.returncode == 0, result.stderr
+    assert "Exported 2 customers" in result.stderr.decode()
+    rows = CalamineWorkbook.from_path(str(target)).get_sheet_by_name("Customers").to_python()
+    assert rows[0] == ["name", "email", "phone", "address", "created_at", "updated_at", "id"]
+    assert [row[:3] for row in rows[1:]] == [
+        ["Ann", "ann@example.com", "1"],
+        ["Bob", "bob@example.com", "2"],
+    ]
+    piped = manage(database, "export-csv", "--tenant", tenant.id, "--format", "xlsx")
+    assert piped.returncode == 0
+    assert piped.stdout.startswith(b"PK\x03\x04")
+    bom = manage(database, "export-csv", "--tenant", tenant.id, "--out", str(target), "--bom")
+    assert bom.returncode == 2
+    assert bom.stderr.decode().strip().endswith("an .xlsx workbook needs none.")
+
+
+def test_an_export_too_large_for_a_sheet_exits_2_with_no_file(
+    database: Any, tenant: Any, add_customers: Any, tmp_path: Path, monkeypatch: Any, capsys: Any
+) -> None:
+    import data.xlsx_export
+    import manage as cli
+
+    add_customers(tenant, 3)
+    monkeypatch.setattr(data.xlsx_export, "XLSX_MAX_ROWS", 2)
+    target = tmp_path / "big.xlsx"
+    assert cli.main(["export-csv", "--tenant", tenant.id, "--out", str(target)]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("manage.py export-csv: 3 customers do not fit in one Excel sheet")
+    assert list(tmp_path.iterdir()) == []

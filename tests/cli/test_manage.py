@@ -31,7 +31,6 @@ def manage(
     environment.pop("DATABASE_URL", None)
     if url is not None:
         environment["DATABASE_URL"] = url
-    environment["DATABASE_APP_ROLE"] = "inventory_app"
     environment.update(env)
     result = subprocess.run(
         [sys.executable, str(MANAGE), *args],
@@ -114,7 +113,7 @@ def test_help_on_every_command_exits_0(command):
         ),
         (["create-tenant"], re.compile(r"required: name\. Run 'manage.py create-tenant --help'")),
         (["create-tenant", "a", "b"], re.compile(r"^manage.py: Unrecognized arguments: b\.")),
-        (["demo", "--port", "http"], re.compile(r"invalid int value: 'http'")),
+        (["demo", "--port", "http"], re.compile(r"'http' is not a port number")),
     ],
 )
 def test_usage_errors_exit_2_with_one_line(args, sentence):
@@ -217,11 +216,16 @@ def fresh_url(backend, test_database, tmp_path):  # type: ignore[no-untyped-def]
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name)
     try:
-        yield base.set(database=name).render_as_string(hide_password=False)
+        yield url.render_as_string(hide_password=False)
     finally:
+        from data.db import runtime_role_name
+
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            # The runtime role init-db made for it (roles are server-wide).
+            conn.execute(text(f'DROP ROLE IF EXISTS "{runtime_role_name(url)}"'))
         admin.dispose()
 
 
@@ -283,7 +287,7 @@ def test_create_tenant_refuses_a_taken_name_whatever_its_case(test_database, ten
 
 @pytest.mark.parametrize("tenant_by", ["id", "name"])
 def test_create_user_with_a_generated_password(database, test_database, tenant, tenant_by):
-    from data.users import authenticate
+    from data.signin import authenticate
 
     username = unique("ops")
     key = tenant.id if tenant_by == "id" else tenant.name.upper()
@@ -299,7 +303,7 @@ def test_create_user_with_a_generated_password(database, test_database, tenant, 
 
 
 def test_create_user_with_password_on_stdin_does_not_print_it(database, test_database, tenant):
-    from data.users import authenticate
+    from data.signin import authenticate
 
     username = unique("stdin")
     result = manage(
@@ -330,8 +334,12 @@ def test_create_user_with_password_on_stdin_does_not_print_it(database, test_dat
         pytest.param(
             ["--role", "boss"],
             None,
-            1,
-            "Role must be one of admin, editor, viewer, not 'boss'.",
+            2,
+            re.compile(
+                r"^manage\.py create-user: Argument --role: invalid choice: 'boss' "
+                r"\(choose from 'admin', 'editor', 'viewer'\)\. "
+                r"Run 'manage\.py create-user --help' for usage\.$"
+            ),
             id="bad-role",
         ),
         pytest.param(
@@ -369,7 +377,9 @@ def test_create_user_refuses_bad_arguments_before_touching_the_database(
 ):
     url = f"sqlite:///{tmp_path / 'never-created.db'}"
     result = manage("create-user", "someone", "--tenant", "Acme", *args, url=url, stdin=stdin)
-    assert_error(result, code, f"create-user: {sentence}")
+    if isinstance(sentence, str):
+        sentence = f"create-user: {sentence}"
+    assert_error(result, code, sentence)
     assert not (tmp_path / "never-created.db").exists()
 
 
@@ -428,7 +438,8 @@ def test_create_user_refuses_a_taken_username(test_database, tenant, other_tenan
 
 
 def test_reset_password_generates_a_new_one(database, test_database, tenant):
-    from data.users import Unauthenticated, authenticate
+    from data.errors import Unauthenticated
+    from data.signin import authenticate
 
     user = tenant.viewer
     old = tenant.passwords[user.username]
@@ -440,8 +451,24 @@ def test_reset_password_generates_a_new_one(database, test_database, tenant):
         authenticate(database, user.username, old, "cli-test")
 
 
+def test_reset_password_ends_the_users_sessions_and_tokens(database, test_database, tenant):
+    from data.credentials import decode_token, issue_token, open_session
+    from data.errors import Unauthenticated
+
+    user = tenant.editor
+    token, _ = issue_token(database, user)
+    _, session = open_session(database, user)
+    _, bystander = open_session(database, tenant.viewer)
+    assert_ok(manage("reset-password", user.username, url=test_database.url))
+    for ended in (decode_token(token)[0], session):
+        with pytest.raises(Unauthenticated), database.scope(ended):
+            pass
+    with database.scope(bystander) as scope:  # another user's session goes on
+        assert scope.actor.username == tenant.viewer.username
+
+
 def test_reset_password_from_stdin(database, test_database, tenant):
-    from data.users import authenticate
+    from data.signin import authenticate
 
     user = tenant.editor
     result = manage(
@@ -464,7 +491,7 @@ def test_reset_password_from_stdin(database, test_database, tenant):
     ],
 )
 def test_reset_password_refusals(database, test_database, tenant, who, stdin, code, sentence):
-    from data.users import authenticate
+    from data.signin import authenticate
 
     username = unique("nobody") if who == "nobody" else tenant.editor.username
     args = ["--password-stdin"] if stdin is not None else []
@@ -535,3 +562,44 @@ def test_a_password_on_stdin_that_is_not_utf8_is_refused(tmp_path):
         stdin=b"long enough \xff password\n",
     )
     assert_error(result, 1, "create-user: Password contains invalid Unicode (a lone surrogate).")
+
+
+# -- api: execs python -m api -----------------------------------------------------------
+
+
+def test_the_api_command_checks_then_execs_python_m_api(database, monkeypatch, capsys):
+    import manage as module
+
+    calls: list[tuple[str, list[str], str]] = []
+
+    class Execed(BaseException):  # not caught by main(), as a real exec never returns
+        pass
+
+    def fake_execv(path: str, argv: list[str]) -> None:
+        calls.append((path, list(argv), os.getcwd()))
+        raise Execed
+
+    monkeypatch.setattr(module.os, "execv", fake_execv)
+    monkeypatch.chdir("/")
+    with pytest.raises(Execed):
+        module.main(["api", "--host", "0.0.0.0", "--port", "9001", "--workers", "2"])  # noqa: S104
+    assert calls == [
+        (
+            sys.executable,
+            [sys.executable, "-m", "api", "--host", "0.0.0.0", "--port", "9001", "--workers", "2"],  # noqa: S104
+            str(PROJECT_DIR),
+        )
+    ]
+    assert capsys.readouterr().out == (
+        "API: http://localhost:9001/api/customers (documentation at /docs)\n"
+    )
+
+
+def test_the_api_command_refuses_zero_workers_before_execing(database, monkeypatch, capsys):
+    import manage as module
+
+    monkeypatch.setattr(module.os, "execv", lambda *args: pytest.fail("it exec'd"))
+    assert module.main(["api", "--workers", "0"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == "manage.py api: --workers must be at least 1.\n"
+    assert captured.out == ""

@@ -8,6 +8,14 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from tests.data.duplicate_fixtures import (  # noqa: F401 - the duplicate tests' fixtures
+    de_tenant,
+    import_csv,
+    pairs_of,
+    set_region,
+    stored_keys,
+)
+
 
 @pytest.fixture
 def raw_customer(database):  # type: ignore[no-untyped-def]
@@ -71,9 +79,12 @@ class Clock:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """Controls the time seen by ``data.users`` (sign-in throttling); no sleeping."""
-    import data.users
+    """Controls the time seen by sign-in throttling and credentials; no sleeping."""
+    import data.credentials
+    import data.scope
+    import data.signin
 
     fake = Clock()
-    monkeypatch.setattr(data.users, "utcnow", fake)
+    for module in (data.signin, data.credentials, data.scope):
+        monkeypatch.setattr(module, "utcnow", fake)
     return fake

@@ -191,9 +191,14 @@ UNREADABLE: list[tuple[str, bytes, list[str]]] = [
         ["Line 2", "quote"],
     ),
     (
-        "two-email-columns",
-        b"Name,Email,E-mail\nAnn,ann@example.com,ann@example.org\n",
-        ["Line 1", "'Email'", "'E-mail'"],
+        "row-longer-than-the-limit",
+        b"name,email\nAnn,ann@example.com\n" + b"x" * (2 * 1024 * 1024 + 10) + b"\n",
+        ["Line 3", "longer than 2 MB"],
+    ),
+    (
+        "header-wider-than-the-limit",
+        b"name,email," + b",".join(b"c%d" % i for i in range(2100)) + b"\nAnn,a@example.com\n",
+        ["Line 1", "2,102 columns", "at most 2,000"],
     ),
 ]
 

@@ -1,5 +1,6 @@
-"""Settings: placeholder and short secrets refused, generated secrets created once (0600)
-and reused, bad numbers refused with a sentence.  Paths point into ``tmp_path``."""
+"""Settings: placeholder, short and predictable secrets refused, generated secrets created
+once (0600, in a 0700 folder) and reused, bad numbers refused with a sentence.  Paths
+point into ``tmp_path``."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 import config
 from config import ConfigError, check_secret, load_settings
 
-GOOD_JWT = "j" * 48
-GOOD_COOKIE = "c" * 48
+GOOD_JWT = "Lw3bq9ZrT0vKx7NeJc2HpF5sUd8mYa4GiQ1oRt6WzXk"
+GOOD_COOKIE = "pX4nVe9KqZ2rL7tB0cWj5sGm8dHy3aUf6iOo1NwRkTz"
+OTHER_A = "Hq6Zt1Vc8Nb3Xm5Lk0Jp7Rs2Wd4Gf9Ye"  # 32 random characters each
+OTHER_B = "mR3kT8vZ1pX6qW0nB5cY9sL2dF7gH4jK"
 
 
 @pytest.fixture
@@ -45,9 +48,25 @@ def test_short_secrets_are_refused_with_a_sentence(paths, name, value):
     assert str(caught.value) == f"{name} must be at least 32 bytes long."
 
 
-@pytest.mark.parametrize("value", ["x" * 32, "é" * 16])
-def test_secrets_of_32_bytes_are_accepted(value):
+@pytest.mark.parametrize("value", [OTHER_A, "é" + OTHER_A[2:] + "ß"])
+def test_random_secrets_of_32_bytes_are_accepted(value):
     assert check_secret("JWT_SECRET", value) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("x" * 32, id="one character"),
+        pytest.param("é" * 16, id="one letter, two bytes"),
+        pytest.param("abcd" * 12, id="a repeated pattern"),
+        pytest.param("abcdefghijklmnopqrstuvwxyz012345", id="a run"),
+        pytest.param("0123456789" * 4, id="digits over again"),
+        pytest.param("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaab1", id="few different"),
+    ],
+)
+def test_predictable_secrets_are_refused_with_a_sentence(value):
+    with pytest.raises(ConfigError, match=r"^JWT_SECRET is too predictable .*token_urlsafe"):
+        check_secret("JWT_SECRET", value)
 
 
 def test_a_placeholder_in_streamlit_secrets_is_refused(paths):
@@ -62,12 +81,13 @@ def test_the_environment_wins_over_streamlit_secrets(paths):
     secrets_file = paths / ".streamlit" / "secrets.toml"
     secrets_file.parent.mkdir()
     secrets_file.write_text(
-        f'COOKIE_KEY = "{"f" * 40}"\nJWT_SECRET = "{"g" * 40}"\nDATABASE_URL = "sqlite:///x.db"\n'
+        f'COOKIE_KEY = "{OTHER_A}"\nJWT_SECRET = "{OTHER_B}"\nDATABASE_URL = "sqlite:///x.db"\n'
+        'DATABASE_APP_PASSWORD = "given"\n'
     )
     loaded = load_settings({"JWT_SECRET": GOOD_JWT})
-    assert (loaded.jwt_secret, loaded.cookie_key) == (GOOD_JWT, "f" * 40)
+    assert (loaded.jwt_secret, loaded.cookie_key) == (GOOD_JWT, OTHER_A)
     assert loaded.database_url == "sqlite:///x.db"
-    assert not (paths / "var").exists()  # nothing generated when both keys are given
+    assert not (paths / "var").exists()  # nothing generated when every secret is given
 
 
 def test_an_unreadable_streamlit_secrets_file_is_one_sentence(paths):
@@ -83,9 +103,11 @@ def test_missing_secrets_are_generated_once_private_and_reused(paths):
     generated = paths / "var" / "secrets.toml"
     assert generated.exists()
     assert stat.S_IMODE(generated.stat().st_mode) == 0o600
+    assert stat.S_IMODE((paths / "var").stat().st_mode) == 0o700
     assert len(first.jwt_secret) >= 32
     assert len(first.cookie_key) >= 32
-    assert first.jwt_secret != first.cookie_key
+    assert len(first.database_app_password) >= 32
+    assert len({first.jwt_secret, first.cookie_key, first.database_app_password}) == 3
     identity = (generated.stat().st_ino, generated.stat().st_mtime_ns, generated.read_text())
 
     second = load_settings({})
@@ -118,7 +140,7 @@ def test_a_generated_file_missing_a_key_is_completed_and_keeps_the_other(paths):
 def test_two_processes_generating_at_once_end_with_the_same_keys(paths, monkeypatch):
     """Another process writes the file after we found it missing: we use its keys."""
     real = config.secrets.token_urlsafe
-    competitor = {"JWT_SECRET": "w" * 48, "COOKIE_KEY": "v" * 48}
+    competitor = {"JWT_SECRET": OTHER_A, "COOKIE_KEY": OTHER_B, "DATABASE_APP_PASSWORD": "pw"}
 
     def racing(n: int) -> str:
         generated = paths / "var" / "secrets.toml"
@@ -157,19 +179,28 @@ def test_a_secrets_folder_that_cannot_be_created_is_one_sentence(paths, monkeypa
             "1.5",
             "TOKEN_LIFETIME_MINUTES must be a whole number, not '1.5'.",
         ),
-        ("MAX_UPLOAD_MB", "-1", "MAX_UPLOAD_MB must be at least 1, not -1."),
+        ("MAX_UPLOAD_MB", "-1", "MAX_UPLOAD_MB must be between 1 and 100000, not -1."),
         ("SQLITE_BUSY_TIMEOUT_MS", "-5", "SQLITE_BUSY_TIMEOUT_MS must be at least 0, not -5."),
-        ("COOKIE_EXPIRY_DAYS", "soon", "COOKIE_EXPIRY_DAYS must be a number, not 'soon'."),
-        ("COOKIE_EXPIRY_DAYS", "0", "COOKIE_EXPIRY_DAYS must be a number greater than 0, not '0'."),
+        ("MAX_UPLOAD_MB", "200000", "MAX_UPLOAD_MB must be between 1 and 100000, not 200000."),
         (
-            "COOKIE_EXPIRY_DAYS",
-            "nan",
-            "COOKIE_EXPIRY_DAYS must be a number greater than 0, not 'nan'.",
+            "SESSION_LIFETIME_HOURS",
+            "soon",
+            "SESSION_LIFETIME_HOURS must be a number, not 'soon'.",
         ),
         (
-            "COOKIE_EXPIRY_DAYS",
+            "SESSION_LIFETIME_HOURS",
+            "0",
+            "SESSION_LIFETIME_HOURS must be a number greater than 0, not '0'.",
+        ),
+        (
+            "SESSION_LIFETIME_HOURS",
+            "nan",
+            "SESSION_LIFETIME_HOURS must be a number greater than 0, not 'nan'.",
+        ),
+        (
+            "SESSION_LIFETIME_HOURS",
             "inf",
-            "COOKIE_EXPIRY_DAYS must be a number greater than 0, not 'inf'.",
+            "SESSION_LIFETIME_HOURS must be a number greater than 0, not 'inf'.",
         ),
     ],
 )
@@ -182,12 +213,24 @@ def test_bad_numbers_are_refused_with_a_sentence(paths, name, value, sentence):
 def test_numbers_and_defaults(paths):
     defaults = settings()
     assert (defaults.bcrypt_rounds, defaults.token_lifetime_minutes) == (12, 60)
-    assert defaults.cookie_expiry_days == 7.0
+    assert defaults.session_lifetime_hours == 12.0
+    assert defaults.max_upload_mb == 200
     assert defaults.database_url == config.DEFAULT_DATABASE_URL
-    assert defaults.database_app_role == "inventory_app"
-    tuned = settings(BCRYPT_ROUNDS="4", COOKIE_EXPIRY_DAYS="0.5", DATABASE_APP_ROLE="")
-    assert (tuned.bcrypt_rounds, tuned.cookie_expiry_days) == (4, 0.5)
-    assert tuned.database_app_role is None
+    assert (defaults.database_app_role, defaults.database_runtime_url) == (None, None)
+    assert defaults.proxies == ()
+    tuned = settings(
+        BCRYPT_ROUNDS="4",
+        SESSION_LIFETIME_HOURS="0.5",
+        DATABASE_APP_ROLE="shop_runtime",
+        DATABASE_RUNTIME_URL="postgresql://app@db/shop",
+        TRUSTED_PROXIES="10.0.0.1, 192.168.0.0/16",
+    )
+    assert (tuned.bcrypt_rounds, tuned.session_lifetime_hours) == (4, 0.5)
+    assert (tuned.database_app_role, tuned.database_runtime_url) == (
+        "shop_runtime",
+        "postgresql://app@db/shop",
+    )
+    assert [str(network) for network in tuned.proxies] == ["10.0.0.1/32", "192.168.0.0/16"]
 
 
 def test_the_default_database_is_a_git_ignored_file_in_the_project():

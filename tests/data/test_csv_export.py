@@ -10,38 +10,69 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sqlalchemy import text
 
+from data.cells import neutralise_cell, unneutralise
 from data.csv_export import EXPORT_HEADER, export_csv, iter_export
-from data.csv_import import import_csv
-from data.csv_read import neutralise_cell, unneutralise
-from data.errors import Invalid
+from data.errors import Invalid, Unauthenticated
+from data.importing import import_file
 from data.schemas import validate_customer
 
 
-def exported(database: Any, tenant: Any, **options: Any) -> tuple[int, str]:
-    out = io.BytesIO()
-    user = options.pop("user", tenant.viewer)
-    count = export_csv(database, tenant.id, user.actor, out, **options)
-    return count, out.getvalue().decode("utf-8")
+@pytest.fixture
+def exported(database: Any, identity_of: Any) -> Any:
+    """``exported(tenant, **options)``: (count, text) of an export by the tenant's viewer."""
+
+    def export(tenant: Any, **options: Any) -> tuple[int, str]:
+        out = io.BytesIO()
+        user = options.pop("user", tenant.viewer)
+        count = export_csv(database, identity_of(user), out, **options)
+        return count, out.getvalue().decode("utf-8")
+
+    return export
+
+
+@pytest.fixture
+def reimport(database: Any, identity_of: Any) -> Any:
+    """``reimport(tenant, text)``: upsert an export's text again, as the tenant's editor."""
+
+    def upsert(tenant: Any, data: str) -> Any:
+        return import_file(
+            database,
+            identity_of(tenant.editor),
+            io.BytesIO(data.encode()),
+            filename="export.csv",
+            mode="upsert",
+        )
+
+    return upsert
 
 
 def parsed(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"), newline="")))
 
 
-def test_export_header_is_exactly_the_specified_one(database: Any, tenant: Any) -> None:
-    count, text = exported(database, tenant)
+def test_export_header_is_exactly_the_specified_one(exported: Any, tenant: Any) -> None:
+    count, text = exported(tenant)
     assert count == 0
     assert text.rstrip("\r\n") == ",".join(EXPORT_HEADER)
-    assert EXPORT_HEADER == ["name", "email", "phone", "address", "created_at", "updated_at", "id"]
+    assert list(EXPORT_HEADER) == [
+        "name",
+        "email",
+        "phone",
+        "address",
+        "created_at",
+        "updated_at",
+        "id",
+    ]
 
 
 def test_export_holds_every_customer_of_the_tenant_and_nobody_else(
-    database: Any, tenant: Any, other_tenant: Any, add_customers: Any
+    exported: Any, tenant: Any, other_tenant: Any, add_customers: Any
 ) -> None:
     mine = add_customers(tenant, 7)
     add_customers(other_tenant, 5)
-    count, text = exported(database, tenant)
+    count, text = exported(tenant)
     rows = parsed(text)
     assert count == 7
     assert sorted(r["id"] for r in rows) == sorted(c.id for c in mine)
@@ -55,55 +86,88 @@ def test_export_holds_every_customer_of_the_tenant_and_nobody_else(
         assert r["created_at"][:19] == customer.created_at.strftime("%Y-%m-%dT%H:%M:%S")
 
 
-def test_export_can_start_with_a_bom_for_excel(database: Any, tenant: Any) -> None:
-    _, text = exported(database, tenant, bom=True)
+def test_export_can_start_with_a_bom_for_excel(exported: Any, tenant: Any) -> None:
+    _, text = exported(tenant, bom=True)
     assert text.startswith("\ufeffname,email,")
 
 
 @pytest.mark.parametrize(
     "value",
-    ["=SUM(A1:A9)", "+49 30 1234", "-2+3", "@cmd", "'=already quoted"],
-    ids=["equals", "plus", "minus", "at", "quoted-formula"],
+    ["=SUM(A1:A9)", "+49 30 1234", "-2+3", "@cmd", "'=already quoted", "'\tx", "'\r=1"],
+    ids=["equals", "plus", "minus", "at", "quoted-formula", "quoted-tab", "quoted-cr"],
 )
 def test_cells_a_spreadsheet_would_run_are_neutralised(
-    database: Any, tenant: Any, customers_of: Any, value: str
+    exported: Any, tenant: Any, customers_of: Any, value: str
 ) -> None:
     with customers_of(tenant, write=True) as repository:
         repository.create({"name": value, "email": "f@example.com", "phone": value})
-    _, text = exported(database, tenant)
+    _, text = exported(tenant)
     row = parsed(text)[0]
     assert row["name"] == row["phone"] == "'" + value
     assert row["email"] == "f@example.com"
 
 
-def test_export_respects_the_search(database: Any, tenant: Any, customers_of: Any) -> None:
+@pytest.mark.parametrize("start", ["\t", "\r"], ids=["tab", "carriage-return"])
+def test_stored_cells_starting_with_tab_or_carriage_return_are_neutralised(
+    database: Any, exported: Any, tenant: Any, customers_of: Any, start: str
+) -> None:
+    """Validation trims them away, but data written before it (or by another tool) may
+    still start so: the export neutralises what is stored, whatever wrote it."""
+    with customers_of(tenant, write=True) as repository:
+        created = repository.create({"name": "Tab", "email": "t@example.com"})
+    value = start + "=HYPERLINK(1)"
+    with database.transaction(tenant.id, write=True) as session:
+        session.execute(
+            text(
+                "UPDATE customers SET name = :v, phone = :v, address = :v "
+                "WHERE tenant_id = :t AND id = :id"
+            ),
+            {"v": value, "t": tenant.id, "id": created.id},
+        )
+    _, exported_text = exported(tenant)
+    row = parsed(exported_text)[0]
+    assert row["name"] == row["phone"] == row["address"] == "'" + value
+    assert unneutralise(row["name"]) == value
+
+
+def test_an_export_by_an_ended_session_is_refused_before_any_row(
+    database: Any, identity_of: Any, tenant: Any, add_customers: Any
+) -> None:
+    from data.credentials import end_session
+
+    add_customers(tenant, 2)
+    identity = identity_of(tenant.viewer)
+    end_session(database, identity)
+    chunks = iter_export(database, identity)
+    with pytest.raises(Unauthenticated):
+        next(chunks)
+
+
+def test_export_respects_the_search(exported: Any, tenant: Any, customers_of: Any) -> None:
     with customers_of(tenant, write=True) as repository:
         repository.create({"name": "Kenji Nakamura", "email": "kenji@example.jp"})
         repository.create({"name": "Ann Lee", "email": "ann@example.com"})
-    count, text = exported(database, tenant, search="NAKAMURA")
+    count, text = exported(tenant, search="NAKAMURA")
     assert count == 1
     assert [r["email"] for r in parsed(text)] == ["kenji@example.jp"]
 
 
-def test_export_is_streamed_in_chunks(database: Any, tenant: Any, add_customers: Any) -> None:
+def test_export_is_streamed_in_chunks(
+    database: Any, identity_of: Any, tenant: Any, add_customers: Any
+) -> None:
     add_customers(tenant, 3)
-    chunks = iter_export(database, tenant.id, tenant.viewer.actor)
+    chunks = iter_export(database, identity_of(tenant.viewer))
     first = next(chunks)
     assert first.rstrip(b"\r\n") == b"name,email,phone,address,created_at,updated_at,id"
     assert b"".join(chunks).count(b"@") >= 3
 
 
-def test_export_reimports_with_zero_changes(database: Any, tenant: Any, add_customers: Any) -> None:
+def test_export_reimports_with_zero_changes(
+    exported: Any, reimport: Any, tenant: Any, add_customers: Any
+) -> None:
     add_customers(tenant, 40)
-    _, text = exported(database, tenant, bom=True)
-    summary = import_csv(
-        database,
-        tenant.id,
-        tenant.editor.actor,
-        io.BytesIO(text.encode()),
-        filename="export.csv",
-        mode="upsert",
-    )
+    _, text = exported(tenant, bom=True)
+    summary = reimport(tenant, text)
     assert summary.line() == "created=0 updated=0 skipped=0 invalid=0"
     assert summary.unchanged == 40
     assert summary.unknown_columns == []
@@ -159,22 +223,19 @@ customers_strategy = st.lists(
 )
 @given(records=customers_strategy)
 def test_any_valid_customers_survive_export_and_reimport_unchanged(
-    database: Any, make_tenant: Any, customers_of: Any, records: list[dict[str, Any]]
+    exported: Any,
+    reimport: Any,
+    make_tenant: Any,
+    customers_of: Any,
+    records: list[dict[str, Any]],
 ) -> None:
     tenant = make_tenant()
     with customers_of(tenant, write=True) as repository:
         created = [repository.create(record) for record in records]
-    _, text = exported(database, tenant)
+    _, text = exported(tenant)
     rows = parsed(text)
     assert sorted(unneutralise(r["name"]) for r in rows) == sorted(c.name for c in created)
-    summary = import_csv(
-        database,
-        tenant.id,
-        tenant.editor.actor,
-        io.BytesIO(text.encode()),
-        filename="roundtrip.csv",
-        mode="upsert",
-    )
+    summary = reimport(tenant, text)
     assert summary.invalid == 0, summary.errors
     assert (summary.created, summary.updated, summary.unchanged) == (0, 0, len(records))
     with customers_of(tenant) as repository:

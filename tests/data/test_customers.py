@@ -9,10 +9,10 @@ import uuid
 import pytest
 from sqlalchemy import text
 
-import data.customers
-from data.customers import Count, CustomerRepository, like_pattern, parse_sort
-from data.errors import Conflict, Forbidden, NotFound, StaleVersion
-from data.tenancy import Actor
+from data.customers import Count, CustomerRepository, parse_sort
+from data.errors import Conflict, Forbidden, NotFound, StaleVersion, Unauthenticated
+from data.identity import Identity
+from data.text import like_pattern
 
 ANN = {"name": "Ann Lee", "email": "ann@example.com", "phone": "555-0100", "address": "1 Main St"}
 BOB = {"name": "Bob Stone", "email": "bob@example.com"}
@@ -123,6 +123,18 @@ def test_concurrent_creates_of_one_email_leave_one_customer(tenant, customers_of
     assert stored_count(tenant) == 1
 
 
+def capped(scope_of, cap):  # type: ignore[no-untyped-def]
+    """``customers_of`` whose repositories count search matches up to ``cap``."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def open_repository(tenant, user=None, *, write=False):  # type: ignore[no-untyped-def]
+        with scope_of(tenant, user, write=write) as scope:
+            yield CustomerRepository(scope, count_cap=cap)
+
+    return open_repository
+
+
 # -- roles -----------------------------------------------------------------------------
 
 
@@ -136,9 +148,8 @@ WRITES = {
 
 
 @pytest.mark.parametrize("operation", list(WRITES))
-@pytest.mark.parametrize("who", ["viewer", "no-actor"])
 def test_writes_without_the_write_role_are_forbidden_and_write_nothing(
-    database, tenant, customers_of, raw_customer, stored_count, audit_events, operation, who
+    tenant, customers_of, raw_customer, stored_count, audit_events, operation
 ):
     (customer,) = create(customers_of, tenant, ANN)
     if operation == "restore":
@@ -147,37 +158,90 @@ def test_writes_without_the_write_role_are_forbidden_and_write_nothing(
     before_row = raw_customer(tenant, customer.id)
     before_events = audit_events(tenant)
     before_count = stored_count(tenant)
-    actor = tenant.viewer.actor if who == "viewer" else None
-    with database.transaction(tenant.id, write=True) as session:
-        repository = CustomerRepository(session, tenant.id, actor)
-        with pytest.raises(Forbidden) as caught:
-            WRITES[operation](repository, customer)
-    if who == "viewer":
-        assert str(caught.value) == "Your role (viewer) does not allow you to change customers."
-    else:
-        assert str(caught.value) == "Only a signed-in user can change customers."
+    with (
+        customers_of(tenant, tenant.viewer, write=True) as repository,
+        pytest.raises(Forbidden) as caught,
+    ):
+        WRITES[operation](repository, customer)
+    assert str(caught.value) == "Your role (viewer) does not allow you to change customers."
     assert raw_customer(tenant, customer.id) == before_row
     assert audit_events(tenant) == before_events
     assert stored_count(tenant) == before_count
 
 
-def test_a_viewer_and_no_actor_may_read(database, tenant, customers_of):
+@pytest.mark.parametrize("operation", list(WRITES))
+@pytest.mark.parametrize("change", ["demoted", "session ended", "removed"])
+def test_writes_read_the_rights_of_this_moment_and_write_nothing_without_them(
+    owner_sql,
+    tenant,
+    customers_of,
+    identity_of,
+    raw_customer,
+    stored_count,
+    audit_events,
+    operation,
+    change,
+):
+    """The identity was good when the page was drawn; the write re-reads it in its own
+    transaction (a demotion here goes straight to the table, without ending sessions)."""
     (customer,) = create(customers_of, tenant, ANN)
-    for actor in (tenant.viewer.actor, None):
-        with database.transaction(tenant.id) as session:
-            repository = CustomerRepository(session, tenant.id, actor)
-            assert repository.get(customer.id) == customer
-            assert repository.list().total == Count(1)
+    if operation == "restore":
+        with customers_of(tenant, write=True) as repository:
+            repository.delete(customer.id)
+    signed_in = identity_of(tenant.editor)
+    with owner_sql(tenant.id) as conn:
+        if change == "demoted":
+            conn.execute(
+                text("UPDATE users SET role = 'viewer' WHERE id = :id"), {"id": tenant.editor.id}
+            )
+        elif change == "session ended":
+            conn.execute(
+                text("DELETE FROM credentials WHERE id = :id"), {"id": signed_in.credential_id}
+            )
+        else:
+            conn.execute(text("DELETE FROM users WHERE id = :id"), {"id": tenant.editor.id})
+    before = (raw_customer(tenant, customer.id), audit_events(tenant), stored_count(tenant))
+    expected = Forbidden if change == "demoted" else Unauthenticated
+    with (
+        pytest.raises(expected) as caught,
+        customers_of(tenant, signed_in, write=True) as repository,
+    ):
+        WRITES[operation](repository, customer)
+    assert (
+        str(caught.value)
+        == {
+            "demoted": "Your role (viewer) does not allow you to change customers.",
+            "session ended": "Your session has ended; please sign in again.",
+            "removed": "Your account no longer exists; please contact your admin.",
+        }[change]
+    )
+    assert (raw_customer(tenant, customer.id), audit_events(tenant), stored_count(tenant)) == before
+
+
+def test_a_viewer_may_read(tenant, customers_of):
+    (customer,) = create(customers_of, tenant, ANN)
+    with customers_of(tenant, tenant.viewer) as repository:
+        assert repository.get(customer.id) == customer
+        assert repository.list().total == Count(1)
 
 
 @pytest.mark.parametrize("role", ["editor", "admin"])
-def test_editors_and_admins_may_write(tenant, customers_of, role):
+def test_editors_and_admins_may_write(tenant, customers_of, audit_events, role):
     user = getattr(tenant, role)
     (customer,) = create(customers_of, tenant, ANN, user=user)
     with customers_of(tenant, user, write=True) as repository:
-        repository.update(customer.id, BOB)
-        repository.delete(customer.id)
-        repository.restore(customer.id)
+        updated = repository.update(customer.id, BOB)
+        deleted = repository.delete(customer.id)
+        restored = repository.restore(customer.id)
+    assert (updated.name, updated.version) == (BOB["name"], 2)
+    assert deleted == updated
+    assert (restored.id, restored.name, restored.version) == (customer.id, BOB["name"], 3)
+    with customers_of(tenant) as repository:
+        assert repository.get(customer.id) == restored
+    events = audit_events(tenant, customer.id)
+    assert [(e.action, e.actor) for e in events] == [
+        (action, user.username) for action in ("create", "update", "delete", "restore")
+    ]
 
 
 # -- versions --------------------------------------------------------------------------
@@ -503,9 +567,9 @@ def test_a_rolled_back_create_does_not_change_the_count(tenant, customers_of, st
     [(2, Count(2), "2"), (3, Count(3), "3"), (4, Count(3, exact=False), "more than 3")],
 )
 def test_search_counts_are_exact_up_to_the_cap_then_a_lower_bound(
-    tenant, customers_of, monkeypatch, matching, expected, shown
+    tenant, scope_of, matching, expected, shown
 ):
-    monkeypatch.setattr(data.customers, "COUNT_CAP", 3)
+    customers_of = capped(scope_of, 3)
     records = [{"name": f"Match {n}", "email": f"m{n}@example.com"} for n in range(matching)]
     records += [{"name": f"Other {n}", "email": f"o{n}@example.com"} for n in range(5)]
     create(customers_of, tenant, *records)
@@ -521,12 +585,12 @@ def test_search_counts_are_exact_up_to_the_cap_then_a_lower_bound(
 
 @pytest.mark.parametrize("matching", [2, 6], ids=["few matches", "many matches"])
 def test_a_search_page_is_the_sorted_matches_and_leaves_the_planner_as_it_was(
-    tenant, customers_of, monkeypatch, backend, matching
+    tenant, scope_of, backend, matching
 ):
     """On PostgreSQL the count picks the plan (few: by trigram; many: walk the sort's
     index); either way the page is the first matches in the sort's order, and the
     planner settings it changed for that are back when the page is read."""
-    monkeypatch.setattr(data.customers, "COUNT_CAP", 3)
+    customers_of = capped(scope_of, 3)
     records = [{"name": f"Match {n}", "email": f"m{n}@example.com"} for n in range(matching)]
     records += [{"name": f"Other {n}", "email": f"o{n}@example.com"} for n in range(5)]
     create(customers_of, tenant, *records)
@@ -758,8 +822,8 @@ def test_without_total_the_page_does_not_count(tenant, customers_of, sortable):
     assert not last.has_next
 
 
-def test_a_capped_search_has_no_next_page_after_its_last_row(tenant, customers_of, monkeypatch):
-    monkeypatch.setattr(data.customers, "COUNT_CAP", 3)
+def test_a_capped_search_has_no_next_page_after_its_last_row(tenant, scope_of):
+    customers_of = capped(scope_of, 3)
     create(customers_of, tenant, *[{"name": f"Hit {n}", "email": f"h{n}@x.org"} for n in range(5)])
     first = listed(customers_of, tenant, search="hit", limit=3)
     last = listed(customers_of, tenant, search="hit", limit=3, offset=3)
@@ -791,8 +855,28 @@ def test_get_of_a_missing_id_is_not_found(tenant, customers_of):
     assert str(caught.value) == "The customer was not found."
 
 
-def test_actor_is_recorded_as_given(database, tenant, audit_events):
-    actor = Actor("cli:operator", tenant.admin.role)
-    with database.transaction(tenant.id, write=True) as session:
-        CustomerRepository(session, tenant.id, actor).create(ANN)
+def test_the_operator_is_recorded_by_name(database, tenant, audit_events):
+    with database.scope(Identity.of_operator(tenant.id, "cli:operator"), write=True) as scope:
+        scope.customers.create(ANN)
     assert [e.actor for e in audit_events(tenant)] == ["cli:operator"]
+
+
+def test_a_role_change_waits_for_a_write_that_read_the_old_role(
+    database, backend, tenant, customers_of, identity_of, owner_sql
+):
+    """PostgreSQL: a write scope holds its user's row FOR SHARE, so the demotion cannot
+    commit between the rights check and the write (SQLite's writers take turns)."""
+    if backend != "postgresql":
+        pytest.skip("row locks: PostgreSQL only")
+    from sqlalchemy.exc import DBAPIError
+
+    signed_in = identity_of(tenant.editor)
+    demote = text("UPDATE users SET role = 'viewer' WHERE id = :id")
+    with customers_of(tenant, signed_in, write=True) as repository:
+        repository.create(ANN)
+        with owner_sql(tenant.id) as conn:
+            conn.execute(text("SET LOCAL lock_timeout = '300ms'"))
+            with pytest.raises(DBAPIError, match="lock"):
+                conn.execute(demote, {"id": tenant.editor.id})
+    with customers_of(tenant) as repository:
+        assert repository.count() == Count(1)

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from data import csv_import
-from data.csv_import import import_csv
+from data.importing import ImportMode, import_file
 from data.sample import customers
+
+ANALYZE_AFTER_ROWS = 10  # a "large" import, for these tests
 
 
 def csv_of(count: int, seed: int) -> bytes:
@@ -44,24 +45,23 @@ def stored_rows(database: Any) -> int:
 def test_import_refreshes_planner_statistics_only_when_large(
     database: Any,
     backend: str,
+    identity_of: Any,
     tenant: Any,
-    monkeypatch: pytest.MonkeyPatch,
     rows: int,
     refreshed: bool,
 ) -> None:
     if backend != "postgresql":
         pytest.skip("planner statistics are PostgreSQL's (SQLite plans from its indexes)")
-    monkeypatch.setattr(csv_import, "ANALYZE_AFTER_ROWS", 10)
     with database.owner_engine().begin() as conn:
         conn.execute(text("ANALYZE customers"))
     before = stored_rows(database)
 
-    summary = import_csv(
+    summary = import_file(
         database,
-        tenant.id,
-        tenant.editor.actor,
+        identity_of(tenant.editor),
         io.BytesIO(csv_of(rows, seed=rows)),
         filename="c.csv",
+        analyze_after_rows=ANALYZE_AFTER_ROWS,
     )
 
     assert summary.created == rows
@@ -81,25 +81,31 @@ def vacuums(database: Any) -> int:
 
 
 def test_a_large_upsert_vacuums_away_the_rows_it_replaced(
-    database: Any, backend: str, tenant: Any, monkeypatch: pytest.MonkeyPatch
+    database: Any, backend: str, identity_of: Any, tenant: Any
 ) -> None:
     """Autovacuum may be late or off: the first page in "last changed" order must not walk
     the index entries of every row an upsert replaced."""
     if backend != "postgresql":
         pytest.skip("VACUUM of dead row versions is PostgreSQL's")
-    monkeypatch.setattr(csv_import, "ANALYZE_AFTER_ROWS", 10)
+    editor = identity_of(tenant.editor)
     source = csv_of(12, seed=5)
-    import_csv(database, tenant.id, tenant.editor.actor, io.BytesIO(source), filename="a.csv")
+    import_file(
+        database,
+        editor,
+        io.BytesIO(source),
+        filename="a.csv",
+        analyze_after_rows=ANALYZE_AFTER_ROWS,
+    )
     before = vacuums(database)
 
     renamed = source.replace(b'",', b' Jr.",')  # the same emails, every name changed
-    summary = import_csv(
+    summary = import_file(
         database,
-        tenant.id,
-        tenant.editor.actor,
+        editor,
         io.BytesIO(renamed),
         filename="b.csv",
-        mode=csv_import.ImportMode.UPSERT,
+        mode=ImportMode.UPSERT,
+        analyze_after_rows=ANALYZE_AFTER_ROWS,
     )
 
     assert summary.updated == 12

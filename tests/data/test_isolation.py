@@ -16,7 +16,8 @@ import pytest
 
 from data.customers import Count, CustomerRepository
 from data.errors import NotFound
-from data.users import UserDirectory
+from data.identity import Identity
+from data.scope import Scope, load_actor
 
 NEW_VALUES = {"name": "Changed By Intruder", "email": "intruder@example.com"}
 
@@ -52,8 +53,9 @@ def prepare(operation: str, add_customers, customers_of, owner):  # type: ignore
     return customer
 
 
-def snapshot(database, tenant) -> dict[str, Any]:  # type: ignore[no-untyped-def]
-    """Everything a tenant has: customers (every column), its count, its audit events."""
+def snapshot(database, tenant, *, sessions: bool = False) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    """Everything a tenant has: customers (every column), its count, its audit events,
+    users, import undo rows and (with ``sessions``) its sessions and tokens."""
     from sqlalchemy import text
 
     with database.transaction(tenant.id) as session:
@@ -65,15 +67,50 @@ def snapshot(database, tenant) -> dict[str, Any]:  # type: ignore[no-untyped-def
                     {"t": tenant.id},
                 ).mappings()
             ]
-            for table in ("customers", "customer_counts", "audit_events", "users")
+            for table in (
+                "customers",
+                "customer_counts",
+                "audit_events",
+                "users",
+                "import_changes",
+                *(["credentials"] if sessions else []),
+            )
         }
+
+
+# What each operation leaves of the customer in its own tenant.
+AFTER = {
+    "get": "unchanged",
+    "update": "changed",
+    "update-with-version": "changed",
+    "delete": "gone",
+    "delete-with-version": "gone",
+    "delete-many": "gone",
+    "restore": "unchanged",
+}
 
 
 @pytest.mark.parametrize("operation", list(OPERATIONS))
 def test_own_tenant_can(operation, tenant, add_customers, customers_of):
     customer = prepare(operation, add_customers, customers_of, tenant)
     with customers_of(tenant, write=True) as repository:
-        OPERATIONS[operation](repository, customer)
+        result = OPERATIONS[operation](repository, customer)
+    with customers_of(tenant) as repository:
+        now = repository.find(customer.id)
+    if AFTER[operation] == "gone":
+        assert now is None
+    elif AFTER[operation] == "changed":
+        assert now is not None
+        assert (now.name, now.email, now.version) == (
+            NEW_VALUES["name"],
+            NEW_VALUES["email"],
+            customer.version + 1,
+        )
+    else:
+        assert now is not None
+        assert now.fields() == customer.fields()
+    if operation in ("get", "update", "update-with-version", "restore"):
+        assert result == now
 
 
 @pytest.mark.parametrize("operation", list(OPERATIONS))
@@ -174,20 +211,23 @@ def test_counts_are_per_tenant(tenant, other_tenant, customers_of, add_customers
 def test_ids_of_other_tenants_are_not_reported_as_existing(tenant, customers_of, twins):
     mine, theirs = twins
     with customers_of(tenant) as repository:
+        assert repository.existing_ids([c.id for c in mine + theirs]) == {c.id for c in mine}
+        assert repository.existing_ids([c.id for c in theirs]) == set()
         assert all(repository.find(c.id) is None for c in theirs)
-        assert all(repository.find(c.id) == c for c in mine)
 
 
 @pytest.mark.parametrize("bound_to", ["other-tenant", "no-tenant"])
-def test_a_repository_cannot_be_built_on_a_session_of_another_tenant(
+def test_a_scope_cannot_be_built_on_a_session_of_another_tenant(
     database, tenant, other_tenant, bound_to
 ):
+    """A scope's repositories take their tenant from the scope; the scope refuses a
+    session bound to another tenant (on PostgreSQL, one with another RLS setting)."""
     session_tenant = other_tenant.id if bound_to == "other-tenant" else None
+    operator = Identity.of_operator(tenant.id, "cli:test")
     with database.transaction(session_tenant) as session:
+        actor = load_actor(session, operator)
         with pytest.raises(ValueError, match="different tenants"):
-            CustomerRepository(session, tenant.id, tenant.admin.actor)
-        with pytest.raises(ValueError, match="different tenants"):
-            UserDirectory(session, tenant.id, tenant.admin.actor)
+            Scope(session, operator, actor)
 
 
 def test_an_audit_log_shows_only_its_tenants_events(
@@ -210,23 +250,26 @@ def test_an_audit_log_shows_only_its_tenants_events(
 
 
 def test_deleting_a_tenant_deletes_its_users_customers_and_events_only(
-    database, tenant, other_tenant, add_customers
+    database, tenant, other_tenant, add_customers, identity_of
 ):
     from data.tenancy import delete_tenant, find_tenant
 
     add_customers(tenant, 3)
     add_customers(other_tenant, 2)
-    before_other = snapshot(database, other_tenant)
-    with database.transaction(None, write=True) as session:
-        delete_tenant(session, tenant.id)
-    assert snapshot(database, tenant) == {
+    identity_of(tenant.editor)  # a session row, which must go too
+    before_other = snapshot(database, other_tenant, sessions=True)
+    with database.owner_engine().begin() as owner:
+        delete_tenant(owner, tenant.id)
+    assert snapshot(database, tenant, sessions=True) == {
         "customers": [],
         "customer_counts": [],
         "audit_events": [],
         "users": [],
+        "credentials": [],
+        "import_changes": [],
     }
-    assert snapshot(database, other_tenant) == before_other
-    with database.transaction(None, write=True) as session:
+    assert snapshot(database, other_tenant, sessions=True) == before_other
+    with database.transaction(None) as session:
         assert find_tenant(session, tenant.id) is None
-        with pytest.raises(NotFound):
-            delete_tenant(session, tenant.id)
+    with database.owner_engine().begin() as owner, pytest.raises(NotFound):
+        delete_tenant(owner, tenant.id)

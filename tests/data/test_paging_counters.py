@@ -13,28 +13,24 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import insert
 
-from data import paging
-from data.customers import SORTS, CustomerRepository
-from data.models import Customer, new_id, utcnow
+from data.customers import SORTS, CustomerRepository, paging
 from data.sample import customers
 
 SIZE = 60
+STRIDE = 7  # anchors every 7 rows, deep pages from 14
 
 
 @pytest.fixture
 def computed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Anchors every 7 rows, deep pages from 14; lists the sorts whose anchors were computed."""
-    monkeypatch.setattr(paging, "STRIDE", 7)
-    monkeypatch.setattr(paging, "DIRECT_LIMIT", 14)
+    """Lists the sorts whose anchors were computed."""
     paging.CACHE.clear()
     calls: list[str] = []
     real = paging.compute_anchors
 
-    def counting(session: Any, tenant_id: str, parts: Any) -> paging.Anchors:
+    def counting(session: Any, tenant_id: str, parts: Any, stride: int) -> paging.Anchors:
         calls.append(str(parts[0].keys[0]))
-        return real(session, tenant_id, parts)
+        return real(session, tenant_id, parts, stride)
 
     monkeypatch.setattr(paging, "compute_anchors", counting)
     yield calls
@@ -42,25 +38,27 @@ def computed(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
 
 
 @pytest.fixture
-def filled(database: Any, tenant: Any) -> None:
-    now = utcnow()
-    rows = []
-    for index, record in enumerate(customers(SIZE, seed=77)):
-        email = f"{index}.{record['email']}"
-        rows.append(
-            record
-            | {
-                "email": email,
-                "email_key": email.lower(),
-                "id": new_id(),
-                "tenant_id": tenant.id,
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-            }
-        )
-    with database.transaction(tenant.id, write=True) as session:
-        session.execute(insert(Customer), rows)
+def filled(seed_customers: Any, tenant: Any) -> None:
+    seed_customers(
+        tenant.id,
+        [
+            {**record, "email": f"{index}.{record['email']}"}
+            for index, record in enumerate(customers(SIZE, seed=77))
+        ],
+    )
+
+
+@pytest.fixture
+def paged(scope_of: Any) -> Callable[..., Any]:
+    """``with paged(tenant, write=False) as repository:`` paging with STRIDE."""
+    from contextlib import contextmanager
+
+    @contextmanager
+    def opened(tenant: Any, *, write: bool = False) -> Iterator[CustomerRepository]:
+        with scope_of(tenant, write=write) as scope:
+            yield CustomerRepository(scope, stride=STRIDE)
+
+    return opened
 
 
 def deep_ids(repository: CustomerRepository, sort: str) -> list[str]:
@@ -70,7 +68,10 @@ def deep_ids(repository: CustomerRepository, sort: str) -> list[str]:
 def plain_ids(repository: CustomerRepository, sort: str) -> list[str]:
     column, descending = sort.lstrip("-"), sort.startswith("-")
     query = (
-        repository._scoped().order_by(*repository._order(column, descending)).offset(21).limit(10)
+        repository.search.scoped()
+        .order_by(*repository._order(column, descending))
+        .offset(21)
+        .limit(10)
     )
     return [row.id for row in repository.session.execute(query)]
 
@@ -105,19 +106,19 @@ CHANGES: dict[str, tuple[Change, set[str]]] = {
 
 @pytest.mark.parametrize("change", list(CHANGES))
 def test_a_write_recomputes_the_anchors_of_the_sorts_it_moves_only(
-    computed: list[str], filled: None, tenant: Any, customers_of: Any, change: str
+    computed: list[str], filled: None, tenant: Any, paged: Any, change: str
 ) -> None:
     write, moved = CHANGES[change]
-    with customers_of(tenant) as repository:
+    with paged(tenant) as repository:
         for sort in SORTS:
             deep_ids(repository, sort)
         target = repository.list(sort="name", offset=30, limit=1).items[0]
     assert sorted(computed) == sorted(str(SORTS[s]) for s in SORTS)
 
-    with customers_of(tenant, write=True) as repository:
+    with paged(tenant, write=True) as repository:
         write(repository, target)
     computed.clear()
-    with customers_of(tenant) as repository:
+    with paged(tenant) as repository:
         for sort in SORTS:
             for direction in ("", "-"):
                 assert deep_ids(repository, direction + sort) == plain_ids(

@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-TENANT_TABLES = ("customers", "customer_counts", "audit_events", "users")
+from data.db import runtime_role_name
+from data.models import TENANT_TABLES
 
 
 @pytest.fixture(autouse=True)
@@ -23,9 +24,27 @@ def postgresql_only(backend: str) -> None:
 
 
 @pytest.fixture
-def two_tenants(tenant, other_tenant, add_customers):  # type: ignore[no-untyped-def]
-    add_customers(tenant, 3)
-    add_customers(other_tenant, 2)
+def two_tenants(tenant, other_tenant, add_customers, identity_of, owner_sql):  # type: ignore[no-untyped-def]
+    """Rows in every tenant table for both tenants (sessions, an import's undo row too)."""
+    for owner, count in ((tenant, 3), (other_tenant, 2)):
+        added = add_customers(owner, count)
+        identity_of(owner.viewer)
+        with owner_sql(owner.id) as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO import_changes (tenant_id, import_id, customer_id, kind, "
+                    "version_after) VALUES (:t, :i, :c, 'created', 1)"
+                ),
+                {"t": owner.id, "i": str(uuid.uuid4()), "c": added[0].id},
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO duplicate_pairs (tenant_id, customer_a, customer_b, score, "
+                    "reasons, status, found_at) VALUES (:t, :a, :b, 40, 'same_phone', 'open', "
+                    "now())"
+                ),
+                {"t": owner.id, **dict(zip("ab", sorted(c.id for c in added[:2]), strict=True))},
+            )
     return tenant, other_tenant
 
 
@@ -139,20 +158,38 @@ def test_the_app_role_is_not_the_owner_and_not_a_superuser(database):
                 " FROM pg_roles r WHERE r.rolname = current_user"
             )
         ).one()
-    assert row.who == database.app_role == "inventory_app"
+    assert row.who == database.app_role == runtime_role_name(database.url)
     assert row.owner != row.who
     assert row.rolsuper is False
     assert row.rolbypassrls is False
 
 
-@pytest.mark.parametrize("table", TENANT_TABLES)
-def test_every_tenant_table_forces_row_level_security(database, table):
+def test_every_table_of_the_schema_forces_row_level_security(database):
+    """From the catalog, not from a list: a table added without RLS fails here."""
     with database.owner_engine().connect() as conn:
-        enabled, forced = conn.execute(
-            text("SELECT relrowsecurity, relforcerowsecurity FROM pg_class WHERE relname = :t"),
-            {"t": table},
-        ).one()
-    assert (enabled, forced) == (True, True)
+        tables = conn.execute(
+            text(
+                "SELECT relname, relrowsecurity, relforcerowsecurity FROM pg_class "
+                "WHERE relnamespace = 'public'::regnamespace AND relkind IN ('r', 'p') "
+                "ORDER BY relname"
+            )
+        ).all()
+    names = {row.relname for row in tables}
+    assert set(TENANT_TABLES) | {"tenants", "auth_throttle"} <= names
+    unprotected = [
+        row.relname
+        for row in tables
+        if row.relname != "alembic_version" and not (row.relrowsecurity and row.relforcerowsecurity)
+    ]
+    assert unprotected == []
+
+
+def test_the_runtime_role_cannot_touch_the_migrations_table(database):
+    with (
+        pytest.raises(DBAPIError, match="permission denied"),
+        database.transaction(None) as session,
+    ):
+        session.execute(text("SELECT * FROM alembic_version"))
 
 
 @pytest.mark.parametrize(
@@ -176,9 +213,10 @@ def test_the_app_role_cannot_turn_the_policies_off(database, two_tenants, statem
         attempt()
 
 
-def test_sign_in_lookups_see_one_user_by_name_or_id_and_nothing_else(database, two_tenants):
-    """The users policy lets a tenant-less sign-in find exactly the user it names."""
-    from data.db import LOGIN_USER_ID_SETTING, LOGIN_USERNAME_SETTING, set_local
+def test_sign_in_lookups_see_one_user_by_name_and_nothing_else(database, two_tenants):
+    """The users policy lets a tenant-less sign-in find exactly the user it names; a user
+    id names nobody any more (cookies name a session now, not a user)."""
+    from data.db import LOGIN_USERNAME_SETTING, set_local
 
     mine, _theirs = two_tenants
     with database.transaction(None) as session:
@@ -186,6 +224,57 @@ def test_sign_in_lookups_see_one_user_by_name_or_id_and_nothing_else(database, t
         rows = session.execute(text("SELECT username FROM users")).scalars().all()
     assert rows == [mine.editor.username]
     with database.transaction(None) as session:
-        set_local(session, LOGIN_USER_ID_SETTING, mine.viewer.id)
+        set_local(session, "app.login_user_id", mine.viewer.id)
         rows = session.execute(text("SELECT username FROM users")).scalars().all()
-    assert rows == [mine.viewer.username]
+    assert rows == []
+
+
+def test_a_session_lookup_sees_the_one_session_whose_secret_it_names(
+    database, two_tenants, identity_of
+):
+    from data.credentials import open_session, secret_hash
+    from data.db import LOGIN_SECRET_SETTING, set_local
+
+    mine, theirs = two_tenants
+    secret, identity = open_session(database, mine.editor)
+    identity_of(theirs.editor)
+    with database.transaction(None) as session:
+        assert session.execute(text("SELECT count(*) FROM credentials")).scalar_one() == 0
+        set_local(session, LOGIN_SECRET_SETTING, secret_hash(secret))
+        rows = session.execute(text("SELECT id FROM credentials")).scalars().all()
+    assert rows == [identity.credential_id]
+
+
+def test_a_tenant_sees_its_own_row_of_tenants_and_cannot_change_any(database, two_tenants):
+    mine, theirs = two_tenants
+    with database.transaction(mine.id) as session:
+        names = session.execute(text("SELECT name FROM tenants")).scalars().all()
+    assert names == [mine.name]
+    for statement in (
+        "UPDATE tenants SET name = 'taken over'",
+        f"DELETE FROM tenants WHERE id = '{theirs.id}'",
+        f"DELETE FROM tenants WHERE id = '{mine.id}'",
+    ):
+        with (
+            pytest.raises(DBAPIError, match="permission denied"),
+            database.transaction(mine.id, write=True) as session,
+        ):
+            session.execute(text(statement))
+    with database.transaction(None) as session:
+        session.execute(
+            text("SELECT set_config('app.lookup_tenant', :n, true)"), {"n": theirs.name}
+        )
+        assert session.execute(text("SELECT id FROM tenants")).scalars().all() == [theirs.id]
+
+
+def test_a_new_tenant_row_must_be_the_one_the_transaction_entered(database):
+    import uuid
+
+    with (
+        pytest.raises(DBAPIError, match="row-level security"),
+        database.transaction(str(uuid.uuid4()), write=True) as session,
+    ):
+        session.execute(
+            text("INSERT INTO tenants (id, name, created_at) VALUES (:i, :n, now())"),
+            {"i": str(uuid.uuid4()), "n": f"sneaky-{uuid.uuid4().hex[:6]}"},
+        )

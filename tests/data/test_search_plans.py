@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import data.customers
+from data.customers import CustomerRepository
 from data.sample import customers
 
 
@@ -39,13 +39,12 @@ def expected(repository: Any, term: str, sort: str) -> list[str]:
 def test_search_lists_and_counts_the_same_customers_however_they_are_found(
     crowd: None,
     tenant: Any,
-    customers_of: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    scope_of: Any,
     few: int,
     sort: str,
 ) -> None:
-    monkeypatch.setattr(data.customers, "FTS_FEW", few)
-    with customers_of(tenant) as repository:
+    with scope_of(tenant) as scope:
+        repository = CustomerRepository(scope, fts_few=few)
         wanted = expected(repository, "NAKAMURA", sort)
         page = repository.list(search="NAKAMURA", sort=sort, limit=5)
         rest = repository.list(search="NAKAMURA", sort=sort, limit=50, offset=5)

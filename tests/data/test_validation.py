@@ -10,7 +10,8 @@ from __future__ import annotations
 import pytest
 
 from data.errors import Invalid
-from data.schemas import CustomerIn, normalise_email, validate_customer
+from data.keys import normalise_email
+from data.schemas import CustomerIn, validate_customer
 
 VALID = {"name": "Ann Lee", "email": "ann@example.com"}
 

@@ -3,7 +3,7 @@ by Playwright (pytest-playwright's ``browser``/``context``/``page`` fixtures).
 
 Each module gets a fresh database (a SQLite file in a temporary folder, or a fresh
 PostgreSQL database when the module asks for it), filled through the data layer, and a
-``streamlit run dashboard.py`` subprocess on a free loopback port.  The server is stopped
+``streamlit run server.py`` subprocess on a free loopback port.  The server is stopped
 by its process id.  Every test runs in a fresh browser context (no cookies carried over).
 
 Streamlit is settled by its run state (``data-test-script-state`` on the app root), and
@@ -15,13 +15,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import secrets
-import socket
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +29,7 @@ from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import PROJECT_DIR, TEST_DATABASE_URL, _postgres_database
+from tests.kit.streamlit_server import StreamlitServer
 
 ARTIFACTS = PROJECT_DIR / "artifacts" / "e2e"
 CHROMIUM_ARGS = [
@@ -45,6 +41,7 @@ CHROMIUM_ARGS = [
 ]
 BACKENDS = ["sqlite"] + (["postgresql"] if TEST_DATABASE_URL else [])
 STARTUP_SECONDS = 60
+SESSION_LIFETIME_HOURS = 12  # the default, given explicitly: the cookie test checks it
 PASSWORD = "correct horse battery staple"  # every test user's password
 SETTLE_MS = 30_000
 QUIET_MS = 300
@@ -113,6 +110,8 @@ class Server:
     backend: str
     log: Path
     process: subprocess.Popen[bytes]
+    cookie_key: str = ""  # the server's COOKIE_KEY: session secrets are stored as its HMAC
+    launcher: StreamlitServer | None = None  # tests.kit's: it stops the server
     accounts: dict[str, Account] = field(default_factory=dict)
 
     def database(self):  # type: ignore[no-untyped-def]
@@ -122,13 +121,11 @@ class Server:
 
     def tenant(self, name: str, roles: tuple[str, ...] = ("admin", "editor", "viewer")) -> str:
         """Create a tenant with one user per role (usernames ``<name>-<role>``)."""
-        from data.db import enter_tenant
         from data.tenancy import create_tenant
         from data.users import create_user
 
         with self.database().transaction(None, write=True) as session:
             tenant = create_tenant(session, name)
-            enter_tenant(session, tenant.id)
             for role in roles:
                 username = f"{name}-{role}"
                 create_user(session, tenant.id, username, role, PASSWORD)
@@ -137,13 +134,12 @@ class Server:
 
     @contextmanager
     def customers(self, tenant_id: str, *, write: bool = False) -> Iterator[Any]:
-        """A ``CustomerRepository`` of the tenant, in its own transaction."""
-        from data.customers import CustomerRepository
-        from data.tenancy import Actor
+        """A ``CustomerRepository`` of the tenant, in a scope of its own (as the operator)."""
+        from data.identity import Identity
 
-        actor = Actor("e2e-setup", "editor")  # type: ignore[arg-type]
-        with self.database().transaction(tenant_id, write=write) as session:
-            yield CustomerRepository(session, tenant_id, actor)
+        operator = Identity.of_operator(tenant_id, "e2e-setup")
+        with self.database().scope(operator, write=write) as scope:
+            yield scope.customers
 
     def add_customers(self, tenant_id: str, records: list[dict[str, str | None]]) -> list[Any]:
         with self.customers(tenant_id, write=True) as repository:
@@ -153,6 +149,25 @@ class Server:
         with self.customers(tenant_id) as repository:
             return list(repository.iter_all())
 
+    @contextmanager
+    def as_owner(self, tenant_id: str | None = None) -> Iterator[Any]:
+        """A connection as the tables' owner, entered into the tenant (PostgreSQL's
+        policies hold the owner too): for changes the application could not make, such
+        as a role changed behind its back."""
+        from sqlalchemy import text
+
+        with self.database().owner_engine().begin() as conn:
+            if tenant_id is not None and conn.dialect.name == "postgresql":
+                conn.execute(text("SELECT set_config('app.tenant_id', :t, true)"), {"t": tenant_id})
+            yield conn
+
+    def user_id(self, username: str) -> str:
+        from data.users import find_user
+
+        found = find_user(self.database(), username)
+        assert found is not None, username
+        return found.id
+
     def log_tail(self, lines: int = 40) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -160,77 +175,29 @@ class Server:
             return ""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:  # noqa: S310
-            return bool(response.read().decode().strip() == "ok")
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=10)
-
-
 def start_server(database_url: str, backend: str, folder: Path) -> Server:
-    """Start ``streamlit run dashboard.py`` on a free port; return once it is healthy."""
-    port = _free_port()
-    log = folder / "streamlit.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url,
-        "BCRYPT_ROUNDS": "4",
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "COOKIE_KEY": secrets.token_urlsafe(48),
-        "PYTHONUNBUFFERED": "1",
-    }
-    env.pop("PYTEST_XDIST_WORKER", None)
-    command = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "dashboard.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--server.fileWatcherType",
-        "none",
-        "--browser.gatherUsageStats",
-        "false",
-    ]
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            command, cwd=PROJECT_DIR, env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}"
-    server = Server(url, database_url, backend, log, process)
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while not _healthy(url):
-        if process.poll() is not None or time.monotonic() > deadline:
-            _stop(process)
-            raise RuntimeError(
-                f"The dashboard did not start on {url} (exit code {process.returncode}):\n"
-                + server.log_tail()
-            )
-        time.sleep(0.2)
-    return server
+    """Start ``streamlit run server.py`` (as manage.py does) on a free port with the
+    launcher ``bench/browser.py`` uses too (``tests.kit.streamlit_server``); return once
+    it is healthy."""
+    launcher = StreamlitServer(
+        database_url,
+        log=folder / "streamlit.log",
+        env={"BCRYPT_ROUNDS": "4", "SESSION_LIFETIME_HOURS": str(SESSION_LIFETIME_HOURS)},
+        drop_env=("PYTEST_XDIST_WORKER",),
+        startup_seconds=STARTUP_SECONDS,
+    )
+    launcher.start()
+    assert launcher.process is not None
+    assert launcher.log_path is not None
+    return Server(
+        launcher.url,
+        database_url,
+        backend,
+        launcher.log_path,
+        launcher.process,
+        launcher.cookie_key,
+        launcher=launcher,
+    )
 
 
 @contextmanager
@@ -251,7 +218,8 @@ def dashboard(backend: str, folder: Path) -> Iterator[Server]:
     try:
         yield running
     finally:
-        _stop(running.process)
+        if running.launcher is not None:
+            running.launcher.close()
         reset_databases()
         if drop is not None:
             drop()
@@ -309,11 +277,15 @@ COOKIE = "inventory_pro_session"
 
 def sign_in(page: Page, server: Server, username: str, password: str | None = None) -> None:
     """Open the dashboard and sign in; waits until the Customers page is shown and the
-    browser has stored the re-login cookie (its component reruns the script once more)."""
+    browser has stored the re-login cookie (HttpOnly, set by the server's /_session route
+    after the run: page scripts cannot see it, the browser context can)."""
     open_app(page, server)
     fill_sign_in(page, username, password or server.accounts[username].password)
     expect(page.get_by_role("heading", name="Customers", exact=True)).to_be_visible()
-    page.wait_for_function(f"() => document.cookie.includes('{COOKIE}=')", timeout=SETTLE_MS)
+    deadline = time.monotonic() + SETTLE_MS / 1000
+    while not any(c["name"] == COOKIE for c in page.context.cookies()):
+        assert time.monotonic() < deadline, "the browser never stored the session cookie"
+        page.wait_for_timeout(50)
     settle(page)
 
 
@@ -349,6 +321,33 @@ def caption_text(page: Page, pattern: str) -> str:
     locator = main(page).get_by_text(re.compile(pattern))
     expect(locator.first).to_be_visible()
     return str(locator.first.inner_text())
+
+
+# Streamlit's alerts, and ui.text's literal ones (plain text in a keyed container).
+ALERTS = "[data-testid=stAlert], [class*='st-key-literal-alert-']"
+
+
+def alert(page: Page, text: str | re.Pattern[str]) -> Locator:
+    """A message box of the page (not a grid cell that happens to say the same)."""
+    return main(page).locator(ALERTS).filter(has_text=text)
+
+
+def toast(page: Page, text: str) -> None:
+    expect(page.get_by_test_id("stToast").filter(has_text=text)).to_be_visible()
+
+
+def dialog(page: Page) -> Locator:
+    found = page.get_by_role("dialog")
+    expect(found).to_be_visible()
+    return found
+
+
+def sign_in_page_says(page: Page, notice: str) -> None:
+    """The sign-in form is shown, with ``notice`` above it, and nothing of a tenant."""
+    expect(main(page).get_by_role("button", name="Sign in")).to_be_visible()
+    expect(alert(page, notice)).to_be_visible()
+    expect(page.get_by_role("button", name="Sign out")).to_have_count(0)
+    expect(page.get_by_test_id("stSidebarNav")).to_have_count(0)
 
 
 # -- the grid (glide-data-grid on a canvas) -------------------------------------------
@@ -425,18 +424,28 @@ class Grid:
         names = self.headers()
         # Click the first text column of the row, then walk with the arrow keys: the
         # column widths are only known to the canvas, the order is in the ARIA table.
-        first = self.table.locator(f"#glide-cell-1-{row}")
+        # (The Customers grid starts with its tick box column; other grids do not.)
+        start = 1 if names[0] == "Select" else 0
+        first = self.table.locator(f"#glide-cell-{start}-{row}")
         for attempt in range(3):
-            self._click_row(row, TICK_PX + 30)
+            self._click_row(row, TICK_PX + 30 if start else 10)
             try:
                 expect(first).to_have_attribute("aria-selected", "true", timeout=3000)
                 break
             except AssertionError:
                 if attempt == 2:
                     raise
-        for _ in range(names.index(column) - 1):
+        for _ in range(names.index(column) - start):
             self.page.keyboard.press("ArrowRight")
         expect(self.cell(row, column)).to_have_attribute("aria-selected", "true")
+
+    def pick(self, row: int, column: str, option: str) -> None:
+        """Choose ``option`` in a cell of a select box column (Enter opens its list)."""
+        self.select(row, column)
+        self.page.keyboard.press("Enter")
+        self.page.locator("#portal").get_by_role("option", name=option, exact=True).click()
+        expect(self.cell(row, column)).to_have_text(option)
+        settle(self.page)
 
     def type_into(self, row: int, column: str, text: str) -> None:
         """Replace a cell's value by typing (typing opens the editor), then Enter."""
@@ -450,6 +459,17 @@ class Grid:
         editor.press("Enter")
         expect(editor).to_have_count(0)
         expect(self.cell(row, column)).to_have_text(text)
+        settle(self.page)
+
+    def row(self, row: int) -> Locator:
+        return self.table.locator(f"tbody tr[aria-rowindex='{row + 2}']")
+
+    def choose(self, row: int) -> None:
+        """Choose a row of a selectable table (``on_select``) by its row marker (a tick
+        box left of the first column, which the accessible table does not list)."""
+        expect(self.row(row)).to_have_attribute("aria-selected", "false")
+        self._click_row(row, TICK_PX / 2)
+        expect(self.row(row)).to_have_attribute("aria-selected", "true")
         settle(self.page)
 
     def tick(self, row: int) -> None:

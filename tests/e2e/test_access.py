@@ -23,7 +23,17 @@ SECRET = {
     "address": "Hidden Street 1",
 }
 RECORDS: list[dict[str, str | None]] = [SECRET, *customers(20, seed=7)]
-PAGES = ["", "customers", "overview", "import_csv", "history", "users", "account", "sign-in"]
+PAGES = [
+    "",
+    "customers",
+    "overview",
+    "duplicates",
+    "import_csv",
+    "history",
+    "users",
+    "account",
+    "sign-in",
+]
 
 
 @pytest.fixture(scope="module", params=PAGES, ids=[p or "root" for p in PAGES])

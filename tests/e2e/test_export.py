@@ -106,3 +106,33 @@ def test_export_of_a_search_holds_only_its_matches_and_can_carry_a_bom(
     assert [row[:4] for row in rows[1:]] == [
         ["Nadia Kowalczyk", "nadia@kowalczyk.example", "", "Piękna 1, Kraków"]
     ]
+
+
+def test_export_as_excel_downloads_a_workbook_that_reads_back_as_stored(
+    page: Page, server: Server, tenant: str, shot: Shots
+) -> None:
+    from python_calamine import CalamineWorkbook
+
+    sign_in(page, server, "export-viewer")
+    click(page, main(page).get_by_role("button", name="Export CSV"))
+    popover = page.get_by_test_id("stPopoverBody")
+    expect(popover.get_by_role("button", name="Download Excel")).to_be_visible()
+    shot(page, "export-popover-excel")
+    with page.expect_download(timeout=20_000) as started:
+        popover.get_by_role("button", name="Download Excel").click()
+    done = started.value
+    assert done.failure() is None
+    assert done.suggested_filename == "customers-export.xlsx"
+    book = CalamineWorkbook.from_path(done.path())
+    assert book.sheet_names == ["Customers"]
+    rows = book.get_sheet_by_name("Customers").to_python()
+    assert rows[0] == HEADER
+    exported = {row[6]: dict(zip(HEADER, row, strict=True)) for row in rows[1:]}
+    stored = {c.id: c for c in server.all_customers(tenant)}
+    assert set(exported) == set(stored)
+    for customer_id, customer in stored.items():
+        for field in ("name", "email", "phone", "address"):
+            # A workbook's cells are text: stored values as they are, no apostrophe.
+            assert exported[customer_id][field] == (getattr(customer, field) or ""), field
+    formula = next(r for r in exported.values() if r["email"] == "formula@example.com")
+    assert formula["name"] == '=HYPERLINK("http://evil.example")'

@@ -1,5 +1,6 @@
 """What each role sees: a viewer reads and exports but has no edit controls; only an
-admin reaches Users."""
+admin reaches Users.  A page above the role is not in the menu, and its URL gets one
+sentence and nothing else."""
 
 from __future__ import annotations
 
@@ -9,7 +10,17 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from data.sample import customers
-from tests.e2e.conftest import Grid, Server, Shots, go_to, main, open_app, settle, sign_in
+from tests.e2e.conftest import (
+    Grid,
+    Server,
+    Shots,
+    alert,
+    go_to,
+    main,
+    open_app,
+    settle,
+    sign_in,
+)
 
 EDIT_CONTROLS = ["Add Customer", "Edit", "Delete", "Save changes", "Discard"]
 
@@ -41,7 +52,7 @@ def test_viewer_sees_the_customers_without_any_edit_control(
             0
         )
     expect(main(page).get_by_role("button", name=re.compile("Export CSV"))).to_be_visible()
-    assert sidebar_pages(page) == ["Customers", "Overview", "History", "Account"]
+    assert sidebar_pages(page) == ["Customers", "Overview", "Duplicates", "History", "Account"]
     shot(page, "viewer-customers")
 
     # The table is read-only: typing on a cell opens no editor.
@@ -53,15 +64,48 @@ def test_viewer_sees_the_customers_without_any_edit_control(
     expect(page.locator("#portal textarea.gdg-input")).to_have_count(0)
     Grid(page).expect_column("Name", names)
 
-    # Users is not a page for a viewer, even by its URL.
+    # Users and Import are not pages for a viewer, even by their URLs.
+    for path, needed in (("users", "admin"), ("import_csv", "editor")):
+        open_app(page, server, path)
+        expect(
+            alert(page, f"This page needs the {needed} role; you are signed in as viewer.")
+        ).to_be_visible()
+        expect(main(page).get_by_role("heading")).to_have_count(0)
+        expect(main(page).get_by_test_id("stDataFrame")).to_have_count(0)
+        expect(main(page).get_by_test_id("stFileUploader")).to_have_count(0)
+        assert "roles-admin" not in page.content()
+        assert sidebar_pages(page) == ["Customers", "Overview", "Duplicates", "History", "Account"]
+    shot(page, "viewer-refused-import-by-url")
+
+
+def test_editor_has_import_but_not_users(page: Page, server: Server, tenant: str) -> None:
+    sign_in(page, server, "roles-editor")
+    assert sidebar_pages(page) == [
+        "Customers",
+        "Overview",
+        "Duplicates",
+        "Import CSV",
+        "History",
+        "Account",
+    ]
     open_app(page, server, "users")
-    expect(page.get_by_role("heading", name="Users")).to_have_count(0)
-    assert "roles-admin" not in page.content()
+    expect(
+        alert(page, "This page needs the admin role; you are signed in as editor.")
+    ).to_be_visible()
+    assert "roles-viewer" not in page.content()
 
 
 def test_admin_also_manages_users(page: Page, server: Server, tenant: str, shot: Shots) -> None:
     sign_in(page, server, "roles-admin")
-    assert "Users" in sidebar_pages(page)
+    assert sidebar_pages(page) == [
+        "Customers",
+        "Overview",
+        "Duplicates",
+        "Import CSV",
+        "History",
+        "Users",
+        "Account",
+    ]
     go_to(page, "Users")
     for username in ("roles-admin", "roles-editor", "roles-viewer"):
         expect(main(page).get_by_text(username, exact=True)).not_to_have_count(0)

@@ -1,8 +1,9 @@
 """Helpers for the fault tests: a tenant's whole state, the CLI, a live API server.
 
 ``tenant_state`` reads everything a tenant owns that an import or a writer can change:
-every customer column, the exact count kept by triggers, the audit events and the
-before-images of imports.  Two states compare equal only when nothing at all changed.
+every customer column, the exact count kept by triggers, the audit events (with their
+before and after images) and the before-images of imports.  Two states compare equal
+only when nothing at all changed.
 """
 
 from __future__ import annotations
@@ -19,15 +20,18 @@ from typing import Any
 
 from sqlalchemy import text
 
-from data.customers import CustomerRepository
-from data.db import Database, enter_tenant
-from data.models import Role
+from data.credentials import open_session
+from data.db import Database
+from data.identity import Identity, Role
+from data.keys import DERIVED_KEYS
 from data.sample import customers as sample_customers
 from data.tenancy import create_tenant
 from data.users import create_user
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 MANAGE = str(PROJECT_DIR / "manage.py")
+# The derived keys besides email_key (data.keys): part of every customer's state too.
+OTHER_KEYS = tuple(key for key in DERIVED_KEYS if key != "email_key")
 
 
 @dataclass(frozen=True)
@@ -42,7 +46,7 @@ class TenantState:
         keys = ("id", "name", "email", "email_key", "phone", "address", "created", "updated")
         result = {}
         for row in self.customers:
-            record = dict(zip((*keys, "version"), row, strict=True))
+            record = dict(zip((*keys, "version", *OTHER_KEYS), row, strict=True))
             result[record["email_key"]] = record
         return result
 
@@ -57,8 +61,8 @@ def tenant_state(database: Any, tenant_id: str) -> TenantState:
     with database.transaction(tenant_id) as session:
         customers = _rows(
             session,
-            "SELECT id, name, email, email_key, phone, address, created_at, updated_at, version "
-            "FROM customers WHERE tenant_id = :t",
+            "SELECT id, name, email, email_key, phone, address, created_at, updated_at, version, "
+            f"{', '.join(OTHER_KEYS)} FROM customers WHERE tenant_id = :t",
             tenant_id,
         )
         count = session.execute(
@@ -66,14 +70,15 @@ def tenant_state(database: Any, tenant_id: str) -> TenantState:
         ).scalar()
         audit = _rows(
             session,
-            "SELECT id, action, actor, customer_id, at FROM audit_events WHERE tenant_id = :t",
+            "SELECT id, action, actor, customer_id, at, before, after FROM audit_events "
+            "WHERE tenant_id = :t",
             tenant_id,
         )
         changes = _rows(
             session,
-            "SELECT import_id, customer_id, kind, version_after, before_name, before_email, "
-            "before_phone, before_address, before_version FROM import_changes "
-            "WHERE tenant_id = :t",
+            # The before-image as JSON text on both databases (psycopg decodes jsonb).
+            "SELECT import_id, customer_id, kind, version_after, CAST(before AS TEXT), "
+            "before_version, before_updated_at FROM import_changes WHERE tenant_id = :t",
             tenant_id,
         )
     return TenantState(customers, None if count is None else int(count), audit, changes)
@@ -114,7 +119,10 @@ def manage(
 
 
 class FreshSqlite:
-    """A new SQLite database file with one tenant, its editor and ``customers`` customers."""
+    """A new SQLite database file with one tenant, its editor and ``customers`` customers.
+
+    ``identity`` is the editor signed in (a session row), as the dashboard holds it.
+    """
 
     def __init__(self, folder: Path, customers: int = 200) -> None:
         self.path = folder / "fresh.db"
@@ -123,15 +131,19 @@ class FreshSqlite:
         self.database.migrate()
         with self.database.transaction(None, write=True) as session:
             tenant = create_tenant(session, f"disk-{uuid.uuid4().hex[:8]}")
-            enter_tenant(session, tenant.id)
             self.editor, _ = create_user(
                 session, tenant.id, f"ed-{uuid.uuid4().hex[:8]}", Role.EDITOR
             )
-            repository = CustomerRepository(session, tenant.id, self.editor.actor)
-            for record in sample_customers(customers, seed=7):
-                repository.create(record)
         self.tenant_id = tenant.id
+        _, self.identity = open_session(self.database, self.editor)
+        with self.database.scope(self.identity, write=True) as scope:
+            for record in sample_customers(customers, seed=7):
+                scope.customers.create(record)
         self.checkpoint()
+
+    def operator(self) -> Identity:
+        """The command line's identity in this tenant."""
+        return Identity.of_operator(self.tenant_id, "cli:test")
 
     def checkpoint(self) -> None:
         with self.database.engine.connect() as conn:

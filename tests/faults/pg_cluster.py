@@ -12,10 +12,11 @@ import contextlib
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 from pathlib import Path
+
+from tests.kit.servers import free_port
 
 BINARY_GLOBS = ("/usr/lib/postgresql/*/bin",)
 
@@ -33,12 +34,6 @@ def find_binaries() -> Path | None:
     if on_path and shutil.which("initdb"):
         return Path(on_path).parent
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 class PrivateCluster:

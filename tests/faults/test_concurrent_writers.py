@@ -27,10 +27,9 @@ import pytest
 from sqlalchemy import text
 
 from api.main import create_app
-from api.security import issue_token
-from data.customers import CustomerRepository
+from data.credentials import issue_token
 from data.errors import Unavailable
-from data.schemas import normalise_email
+from data.keys import normalise_email
 from tests.api.conftest import LiveServer
 from tests.faults.helpers import csv_bytes, manage, tenant_state
 from ui.grid import Change, save_changes
@@ -82,12 +81,11 @@ def mixed_case(email: str, rng: random.Random) -> str:
 
 
 def test_dashboard_api_and_cli_writing_at_once_lose_no_update_and_duplicate_no_email(
-    database, backend, tenant, tmp_path
+    database, backend, tenant, tmp_path, customers_of, identity_of
 ):
     tag = uuid.uuid4().hex[:8]
     editor = tenant.editor
-    with database.transaction(tenant.id, write=True) as session:
-        repository = CustomerRepository(session, tenant.id, editor.actor)
+    with customers_of(tenant, editor, write=True) as repository:
         hot = [
             repository.create(
                 {"name": f"Hot {i}", "email": f"hot{i}-{tag}@example.com", "address": "seed"}
@@ -104,7 +102,7 @@ def test_dashboard_api_and_cli_writing_at_once_lose_no_update_and_duplicate_no_e
 
     def api_writer(server: LiveServer, number: int) -> None:
         rng = random.Random(f"{tag}-api-{number}")
-        token, _ = issue_token(editor)
+        token, _ = issue_token(database, editor)
         headers = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=server.url, headers=headers, timeout=120) as http:
             start.wait()
@@ -154,6 +152,7 @@ def test_dashboard_api_and_cli_writing_at_once_lose_no_update_and_duplicate_no_e
 
     def ui_writer(number: int) -> None:
         rng = random.Random(f"{tag}-ui-{number}")
+        signed_in = identity_of(editor)  # this browser's session
         start.wait()
         done = attempt = 0
         while keep_writing(done, attempt):
@@ -174,8 +173,8 @@ def test_dashboard_api_and_cli_writing_at_once_lose_no_update_and_duplicate_no_e
                 )
             else:
                 customer = rng.choice(hot)
-                with database.transaction(tenant.id) as session:
-                    current = CustomerRepository(session, tenant.id, editor.actor).get(customer.id)
+                with database.scope(signed_in) as scope:
+                    current = scope.customers.get(customer.id)
                 address = f"ui{number}.{attempt}"
                 change = Change(
                     customer.id,
@@ -184,7 +183,7 @@ def test_dashboard_api_and_cli_writing_at_once_lose_no_update_and_duplicate_no_e
                     current.fields() | {"address": address},
                 )
             try:
-                result = save_changes(database, editor, [change])
+                result = save_changes(signed_in, [change])
             except Unavailable as exc:
                 out.add(failures=f"dashboard: {exc} {exc.__context__!r}")
                 continue

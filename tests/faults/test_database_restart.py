@@ -12,6 +12,7 @@ acknowledged lost.
 from __future__ import annotations
 
 import random
+import secrets
 import threading
 import time
 import uuid
@@ -23,10 +24,9 @@ import httpx
 import pytest
 
 from api.main import create_app
-from api.security import issue_token
-from data.customers import CustomerRepository
-from data.db import Database, enter_tenant
-from data.models import Role
+from data.credentials import issue_token, open_session
+from data.db import Database
+from data.identity import Role
 from data.tenancy import create_tenant
 from data.users import create_user
 from tests.api.conftest import LiveServer
@@ -81,19 +81,23 @@ class Traffic:
 
 
 def test_api_answers_503_while_postgresql_is_down_and_recovers_by_itself(private_cluster):
-    database = Database(private_cluster.url)
+    # The runtime logs in as the role init-db makes (its password generated here).
+    database = Database(private_cluster.url, app_password=secrets.token_urlsafe(24))
     database.migrate()
+    database.check()
     username = f"restart-{uuid.uuid4().hex[:8]}"
     with database.transaction(None, write=True) as session:
         tenant = create_tenant(session, f"restart-{uuid.uuid4().hex[:8]}")
-        enter_tenant(session, tenant.id)
         editor, password = create_user(session, tenant.id, username, Role.EDITOR)
-        repository = CustomerRepository(session, tenant.id, editor.actor)
+    _, signed_in = open_session(database, editor)
+    with database.scope(signed_in, write=True) as scope:
         customers = [
-            repository.create({"name": f"Restart {i}", "email": f"r{i}@example.com", "phone": "0"})
+            scope.customers.create(
+                {"name": f"Restart {i}", "email": f"r{i}@example.com", "phone": "0"}
+            )
             for i in range(CLIENTS * 2)
         ]
-    token, _ = issue_token(editor)
+    token, _ = issue_token(database, editor)
     traffic = Traffic()
     began = time.monotonic()
 
@@ -184,8 +188,8 @@ def test_api_answers_503_while_postgresql_is_down_and_recovers_by_itself(private
     # No acknowledged write is lost: each customer holds its last acknowledged phone, or
     # the phone of a later PUT whose answer was lost with the connection (it may have
     # committed just before the server went away).
-    with database.transaction(tenant.id) as session:
-        stored = {c.id: c for c in CustomerRepository(session, tenant.id).iter_all()}
+    with database.scope(signed_in) as scope:
+        stored = {c.id: c for c in scope.customers.iter_all()}
     for customer_id, acked in traffic.acked.items():
         last_at, last_phone = max(acked)
         later = [phone for at, phone in traffic.unsure.get(customer_id, []) if at > last_at]

@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 
 from api.main import create_app
-from api.security import issue_token
+from data.credentials import issue_token
 from data.sample import customers as sample_customers
 from tests.faults.helpers import MANAGE, PROJECT_DIR, FreshSqlite, csv_bytes, tenant_state
 
@@ -135,6 +135,8 @@ def test_cli_import_on_a_full_disk_is_one_sentence_and_leaves_the_database_intac
 
 def test_api_import_on_a_full_disk_is_a_503_sentence_and_the_api_keeps_serving(tmp_path):
     fresh = FreshSqlite(tmp_path)
+    token, _ = issue_token(fresh.database, fresh.editor)
+    headers = {"Authorization": f"Bearer {token}"}
     limit = {"pages": fresh.pages() + SPARE_PAGES}
 
     @event.listens_for(fresh.database.engine, "connect")
@@ -143,8 +145,6 @@ def test_api_import_on_a_full_disk_is_a_503_sentence_and_the_api_keeps_serving(t
 
     fresh.database.dispose()  # every connection from now on is limited
     before = tenant_state(fresh.database, fresh.tenant_id)
-    token, _ = issue_token(fresh.editor)
-    headers = {"Authorization": f"Bearer {token}"}
     upload = {"file": ("customers.csv", import_rows(), "text/csv")}
     with TestClient(create_app(fresh.database), raise_server_exceptions=False) as client:
         refused = client.post("/api/customers/import", files=upload, headers=headers)

@@ -16,9 +16,9 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from data.csv_import import import_csv
-from data.csv_read import CsvReader
 from data.errors import ImportFailed
+from data.importing import import_file
+from data.importing.read_csv import CsvReader
 from data.sample import customers as sample_customers
 from tests.faults.helpers import csv_bytes, tenant_state
 
@@ -107,14 +107,13 @@ def test_the_reader_gives_records_or_one_sentence(data):
 @settings(FUZZ, max_examples=150)
 @given(data=ANY_FILE, mode=MODES, partial=st.booleans())
 def test_an_import_of_a_damaged_file_writes_all_it_reports_or_nothing(
-    database, tenant, data, mode, partial
+    database, identity_of, tenant, data, mode, partial
 ):
     before = tenant_state(database, tenant.id)
     try:
-        summary = import_csv(
+        summary = import_file(
             database,
-            tenant.id,
-            tenant.editor.actor,
+            identity_of(tenant.editor),
             io.BytesIO(data),
             filename="fuzz.csv",
             mode=mode,

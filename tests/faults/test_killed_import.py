@@ -9,6 +9,7 @@ import before-images) or exactly as the whole file makes it, never anything betw
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -25,7 +26,8 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from data.schemas import normalise_email
+from data.fields import FIELD_NAMES
+from data.keys import DERIVED_KEYS, normalise_email
 from tests.faults.helpers import MANAGE, TenantState, csv_bytes, manage, manage_env, tenant_state
 
 RUNS = 6
@@ -65,15 +67,11 @@ def assert_exactly_imported(before: TenantState, after: TenantState, rows: list[
             continue
         row = file[key]
         assert (now["id"], now["created"]) == (was["id"], was["created"])
-        assert [now[f] for f in ("name", "email", "phone", "address")] == [
-            row.get(f) or "" for f in ("name", "email", "phone", "address")
-        ]
+        assert [now[f] for f in FIELD_NAMES] == [row.get(f) or "" for f in FIELD_NAMES]
         assert int(now["version"]) == int(was["version"]) + 1
     for key in created:
         now, row = new[key], file[key]
-        assert [now[f] for f in ("name", "email", "phone", "address")] == [
-            row.get(f) or "" for f in ("name", "email", "phone", "address")
-        ]
+        assert [now[f] for f in FIELD_NAMES] == [row.get(f) or "" for f in FIELD_NAMES]
         assert now["version"] == "1"
     assert after.count == (before.count or 0) + len(created) == len(after.customers)
     events = set(after.audit) - set(before.audit)
@@ -88,12 +86,12 @@ def assert_exactly_imported(before: TenantState, after: TenantState, rows: list[
     ids = {old[key]["id"]: old[key] for key in updated}
     for change in changes:
         if change[2] == "updated":
+            # (import_id, customer_id, kind, version_after, before as JSON, before_version)
             was = ids[change[1]]
-            assert list(change[4:9]) == [
-                was["name"],
-                was["email"],
-                was["phone"],
-                was["address"],
+            before = json.loads(change[4])
+            stored = (*FIELD_NAMES, *DERIVED_KEYS)
+            assert [before[f] or "" for f in stored] + [change[5]] == [
+                *(was[f] for f in stored),
                 was["version"],
             ]
 

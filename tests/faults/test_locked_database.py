@@ -19,9 +19,9 @@ import sys
 
 from fastapi.testclient import TestClient
 
+import ui.db
 from api.main import create_app
-from api.security import issue_token
-from data.customers import CustomerRepository
+from data.credentials import issue_token
 from data.db import Database
 from data.errors import Unavailable
 from tests.faults.helpers import MANAGE, FreshSqlite, csv_bytes, tenant_state
@@ -31,15 +31,16 @@ BUSY = "The database is busy with another write; please try again in a moment."
 SHORT_WAIT_MS = 100  # the busy timeout of the writers here (5 s by default)
 
 
-def test_a_write_lock_held_too_long_gives_every_front_door_a_sentence(tmp_path):
+def test_a_write_lock_held_too_long_gives_every_front_door_a_sentence(tmp_path, monkeypatch):
     fresh = FreshSqlite(tmp_path, customers=5)
     database = Database(fresh.url, busy_timeout_ms=SHORT_WAIT_MS)
-    with database.transaction(fresh.tenant_id) as session:
-        customer = next(iter(CustomerRepository(session, fresh.tenant_id).iter_all()))
+    monkeypatch.setattr(ui.db, "database", lambda: database)  # the dashboard's database
+    with database.scope(fresh.identity) as scope:
+        customer = next(iter(scope.customers.iter_all()))
     changed = customer.fields() | {"phone": "+1 555 0199"}
     csv_path = tmp_path / "one.csv"
     csv_path.write_bytes(csv_bytes([{"name": "Locked Out", "email": "locked@example.com"}]))
-    token, _ = issue_token(fresh.editor)
+    token, _ = issue_token(database, fresh.editor)
     headers = {"Authorization": f"Bearer {token}"}
     before = tenant_state(database, fresh.tenant_id)
 
@@ -56,7 +57,7 @@ def test_a_write_lock_held_too_long_gives_every_front_door_a_sentence(tmp_path):
 
         edit = Change(customer.id, customer.id, customer.version, changed)
         try:
-            save_changes(database, fresh.editor, [edit])
+            save_changes(fresh.identity, [edit])
         except Unavailable as exc:
             refused = str(exc)
         else:
@@ -83,7 +84,7 @@ def test_a_write_lock_held_too_long_gives_every_front_door_a_sentence(tmp_path):
     with TestClient(create_app(database)) as client:
         assert client.put(f"/api/customers/{customer.id}", json=changed, headers=headers).is_success
     again = save_changes(
-        database, fresh.editor, [Change(customer.id, customer.id, customer.version + 1, changed)]
+        fresh.identity, [Change(customer.id, customer.id, customer.version + 1, changed)]
     )
     assert again.drafts == {}  # nothing left to do: the API already wrote these values
     cli = subprocess.run(

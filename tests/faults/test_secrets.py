@@ -10,20 +10,19 @@ reset with passwords on stdin, one refused).  Then the captured text, and every 
 message a user saw, is searched for each secret of the run.
 
 ``manage.py api`` and ``manage.py dashboard`` refuse to start with a placeholder or
-short secret: exit 2 and one sentence.
+short secret: exit 2 and one sentence; so do they with a long key that is low in variety
+(``aaaa…``, ``abcabc…``, ``abcdefgh…``), while random keys of 32 bytes or more pass.
 """
 
 from __future__ import annotations
 
 import io
 import logging
+import os
 import random
 import secrets
-import socket
 import subprocess
 import sys
-import threading
-import time
 import traceback
 import uuid
 from collections.abc import Iterator
@@ -31,14 +30,14 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 
 from api.context import current_request_id
 from api.main import create_app, logging_config
-from api.security import issue_token
-from config import get_settings
+from config import ConfigError, check_secret, get_settings, load_settings
+from data.credentials import issue_token
 from tests.faults.helpers import MANAGE
+from tests.kit.servers import LiveServer
 from tests.ui.conftest import button, open_dashboard
 
 
@@ -94,37 +93,14 @@ def every_log(monkeypatch) -> Iterator[Everything]:  # type: ignore[no-untyped-d
         logging.root.setLevel(root_level)
 
 
-class Server:
+def Server(app: object) -> LiveServer:
     """uvicorn as ``manage.py api`` runs it (its logging configuration, at DEBUG)."""
-
-    def __init__(self, app: object) -> None:
-        self.socket = socket.socket()
-        self.socket.bind(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.socket.getsockname()[1]}"
-        config = uvicorn.Config(
-            app,  # type: ignore[arg-type]
-            log_config=logging_config("DEBUG"),
-            log_level="debug",
-            access_log=False,  # as manage.py api: our middleware logs each request
-            lifespan="off",
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
-        )
-
-    def __enter__(self) -> Server:
-        self.thread.start()
-        deadline = time.monotonic() + 10
-        while not self.server.started:
-            assert time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.01)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-        self.socket.close()
+    return LiveServer(
+        app,
+        log_config=logging_config("DEBUG"),
+        log_level="debug",
+        access_log=False,  # as manage.py api: our middleware logs each request
+    )
 
 
 def own_loopback_address() -> str:
@@ -151,7 +127,7 @@ def in_process_manage(args: list[str], stdin: str, monkeypatch, capsys) -> tuple
 
 
 def test_a_full_run_logs_no_password_token_cookie_or_secret(
-    database, tenant, every_log, monkeypatch, capsys
+    database, tenant, dashboard, every_log, monkeypatch, capsys
 ):
     settings = get_settings()
     found: dict[str, str] = {"JWT_SECRET": settings.jwt_secret, "COOKIE_KEY": settings.cookie_key}
@@ -225,7 +201,7 @@ def test_a_full_run_logs_no_password_token_cookie_or_secret(
             call("GET", "/api/customers", headers={"Authorization": f"Bearer {forged}"}).status_code
             == 401
         )
-        expired, _ = issue_token(editor, now=datetime.now(UTC) - timedelta(days=2))
+        expired, _ = issue_token(database, editor, now=datetime.now(UTC) - timedelta(days=2))
         found["expired token"] = expired
         assert (
             call(
@@ -249,7 +225,7 @@ def test_a_full_run_logs_no_password_token_cookie_or_secret(
     assert not app.exception
     from ui.auth import PENDING_COOKIE
 
-    found["re-login cookie"] = app.session_state[PENDING_COOKIE]
+    found["re-login cookie"] = app.session_state[PENDING_COOKIE.name]
     app.switch_page("pages/account.py").run()
     new_password = f"New-{secrets.token_urlsafe(12)}"
     found["changed password"] = new_password
@@ -258,11 +234,11 @@ def test_a_full_run_logs_no_password_token_cookie_or_secret(
     fields["New password"].input(new_password)
     fields["New password again"].input(new_password)
     button(app, "Change password").click().run()
-    assert any("password was changed" in s.value for s in app.success), [e.value for e in app.error]
+    assert any("password was changed" in t.value for t in app.toast), [e.value for e in app.error]
     button(app, "Create an API token").click().run()
     found["dashboard API token"] = app.code[0].value
 
-    admin = open_dashboard(tenant.admin, "users")
+    admin = dashboard(tenant.admin, "users")
     admin.selectbox(key="users_selected").set_value(tenant.viewer.username).run()
     button(admin, "Reset password").click().run()
     found["reset password"] = admin.code[0].value
@@ -327,8 +303,10 @@ def test_a_full_run_logs_no_password_token_cookie_or_secret(
         ("JWT_SECRET", "changeme"),
         ("COOKIE_KEY", "some_key"),
         ("COOKIE_KEY", "too-short-to-be-a-key"),
+        ("JWT_SECRET", "a" * 48),
+        ("COOKIE_KEY", "abcdefgh" * 6),
     ],
-    ids=["jwt-placeholder", "cookie-library-default", "cookie-too-short"],
+    ids=["jwt-placeholder", "cookie-library-default", "cookie-too-short", "jwt-aaaa", "cookie-run"],
 )
 def test_serving_commands_refuse_a_guessable_secret_with_one_sentence(
     tmp_path, command, name, value
@@ -356,3 +334,67 @@ def test_serving_commands_refuse_a_guessable_secret_with_one_sentence(
     assert value not in started.stderr
     assert "Traceback" not in started.stderr
     assert not (tmp_path / "never.db").exists()
+
+
+# -- the secret check itself -------------------------------------------------------------
+
+PREDICTABLE = [
+    pytest.param("a" * 32, id="a-times-32"),
+    pytest.param("a" * 200, id="a-times-200"),
+    pytest.param("a" * 31 + "b", id="a-times-31-and-b"),
+    pytest.param("ab" * 16, id="ab-repeated"),
+    pytest.param("abc" * 11, id="abc-repeated"),
+    pytest.param("abcdefgh" * 4, id="abcdefgh-repeated"),
+    pytest.param("abcdefghijklmnopqrstuvwxyzABCDEFGH", id="alphabet-run"),
+    pytest.param("zyxwvutsrqponmlkjihgfedcbaZYXWVU", id="backwards-run"),
+    pytest.param("0123456789" * 4, id="digits-run"),
+    pytest.param("Tr0ub4dor&3" * 3, id="a-password-said-three-times"),
+    pytest.param("€" * 11, id="one-multibyte-character"),
+]
+
+
+@pytest.mark.parametrize("name", ["JWT_SECRET", "COOKIE_KEY"])
+@pytest.mark.parametrize("value", PREDICTABLE)
+def test_a_long_but_predictable_secret_is_refused_with_one_sentence(name, value):
+    assert len(value.encode()) >= 32  # long enough: refused for its lack of variety
+    with pytest.raises(ConfigError) as caught:
+        check_secret(name, value)
+    message = str(caught.value)
+    assert message.startswith(f"{name} is too predictable")
+    assert "\n" not in message
+    assert value not in message
+    with pytest.raises(ConfigError, match=f"^{name} is too predictable"):
+        load_settings(
+            {"JWT_SECRET": secrets.token_urlsafe(48), "COOKIE_KEY": secrets.token_urlsafe(48)}
+            | {name: value}
+        )
+
+
+RANDOM_KEYS = {
+    "token_urlsafe(24)": lambda: secrets.token_urlsafe(24),  # 32 characters
+    "token_urlsafe(48)": lambda: secrets.token_urlsafe(48),  # what var/secrets.toml gets
+    "token_hex(32)": lambda: secrets.token_hex(32),
+    "openssl rand -base64 32": lambda: __import__("base64").b64encode(os.urandom(32)).decode(),
+}
+
+
+@pytest.mark.parametrize("make", list(RANDOM_KEYS.values()), ids=list(RANDOM_KEYS))
+def test_random_keys_are_accepted(make):
+    for _ in range(200):
+        value = make()
+        assert check_secret("JWT_SECRET", value) == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        pytest.param("74f4ff473d888f66f3d0476f6d875861", id="openssl-rand-hex-16"),
+        pytest.param(
+            "0ac54cdffc8fa635f3a428bfb18d94ff601fe527206fe0b3dcbf815065710731", id="hex-64"
+        ),
+        pytest.param("DM3aMj8btlR4NvOPDXdn1281Ubs08uuWuXVVF/+n+2Q5", id="base64-44"),
+    ],
+)
+def test_particular_random_keys_are_accepted(value):
+    """Keys drawn once from os.urandom, kept here so that a rule refusing them fails always."""
+    assert check_secret("COOKIE_KEY", value) == value

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.conftest import button, texts
+from tests.ui.conftest import alerts, button, texts
 
 
 def editor_key(app) -> str:  # type: ignore[no-untyped-def]
@@ -50,7 +50,8 @@ def test_a_valid_grid_edit_is_saved(dashboard, tenant, three, customers_of):
         bravo = repository.get(three[1].id)
     assert bravo.phone == "+49 30 123456"
     assert bravo.version == 2
-    assert not app.error
+    assert not alerts(app, "error")
+    assert [t.value for t in app.toast] == ["Saved 1 customer."]
     assert "Problem" not in list(grid_rows(app).columns) or not any(grid_rows(app)["Problem"])
 
 
@@ -64,7 +65,8 @@ def test_an_invalid_grid_edit_shows_its_error_by_the_row_and_writes_nothing(
     problems = dict(zip(rows["Name"], rows["Problem"], strict=True))
     assert problems["Alpha Ant"].startswith("⚠ Email is not a valid address")
     assert problems["Charlie Cat"] == ""
-    assert "1 row could not be saved" in app.error[0].value
+    [message] = alerts(app, "error")
+    assert message.startswith("1 row could not be saved; the Problem column says why.")
     with customers_of(tenant) as repository:
         assert repository.get(three[0].id).email == "alpha@example.com"  # nothing written
         assert repository.get(three[2].id).phone == "+1 555 0100"  # the valid row was
@@ -82,10 +84,12 @@ def test_a_row_changed_by_someone_else_is_a_conflict_and_their_value_is_kept(
         repository.update(three[1].id, {"name": "Bravo Bee", "email": "theirs@example.com"})
     edit(app, {1: {"Email": "mine@example.com"}})
     button(app, "Save changes").click().run()
-    shown = texts(app)
-    assert "Changed by someone else" in shown
-    assert "theirs@example.com" in shown
-    assert "mine@example.com" in shown
+    assert alerts(app, "warning") == [
+        "Bravo Bee — Changed by someone else since you loaded it; choose whose values to keep."
+    ]
+    compared = app.dataframe[1].value.set_index("Field")
+    assert compared.loc["Email", "Your values"] == "mine@example.com"
+    assert compared.loc["Email", "Saved by someone else"] == "theirs@example.com"
     with customers_of(tenant) as repository:
         assert repository.get(three[1].id).email == "theirs@example.com"
     # Choosing "Use mine" bases the edit on their version; Save then writes it.
@@ -116,6 +120,7 @@ def test_a_row_added_in_the_grid_is_created(dashboard, tenant, three, customers_
         found = repository.find_by_email("DELTA@example.com")
     assert found is not None
     assert found.name == "Delta Dog"
+    assert [t.value for t in app.toast] == ["Saved 1 customer."]
 
 
 def test_the_add_customer_dialog_creates_a_customer(dashboard, tenant, customers_of):
@@ -132,6 +137,8 @@ def test_the_add_customer_dialog_creates_a_customer(dashboard, tenant, customers
     assert eva is not None
     assert eva.name == "Eva Émile"
     assert eva.address == 'c/o "Émile"\nRue 1, Paris'
+    assert [t.value for t in app.toast] == ["The customer was added."]
+    assert not app.text_area  # the dialog closed
 
 
 def test_the_add_dialog_shows_field_errors_and_creates_nothing(dashboard, tenant, customers_of):
@@ -141,9 +148,9 @@ def test_the_add_dialog_shows_field_errors_and_creates_nothing(dashboard, tenant
     fields["Customer Name *"].input("   ")
     fields["Email *"].input("eva@")
     button(app, "Save Customer").click().run()
-    shown = texts(app)
+    shown = alerts(app, "error")
     assert "Name is required." in shown
-    assert "Email is not a valid address" in shown
+    assert any(m.startswith("Email is not a valid address") for m in shown)
     with customers_of(tenant) as repository:
         assert repository.count().value == 0
 
@@ -158,6 +165,7 @@ def test_edit_opens_the_ticked_row_prefilled_and_saves_it(dashboard, tenant, thr
     button(app, "Save Customer").click().run()
     with customers_of(tenant) as repository:
         assert repository.get(three[2].id).phone == "+44 20 7946 0000"
+    assert [t.value for t in app.toast] == ["The customer was saved."]
 
 
 def test_delete_asks_first_and_undo_brings_the_rows_back(dashboard, tenant, three, customers_of):
@@ -166,20 +174,26 @@ def test_delete_asks_first_and_undo_brings_the_rows_back(dashboard, tenant, thre
     button(app, "Delete").click().run()
     with customers_of(tenant) as repository:
         assert repository.count().value == 3  # nothing happens before confirming
-    assert "This deletes **Alpha Ant, Bravo Bee**" in texts(app)
+    assert "This deletes the customers below." in texts(app)
+    [listed] = [f.value for f in app.dataframe if list(f.value.columns) == ["Name"]]
+    assert list(listed["Name"]) == ["Alpha Ant", "Bravo Bee"]
     confirm = [b for b in app.button if b.label == "Delete" and b.proto.type == "primary"]
     assert len(confirm) == 1  # the dialog's button, next to Cancel
     confirm[0].click().run()
     with customers_of(tenant) as repository:
         assert repository.count().value == 1
-    assert any("Deleted 2 customers" in s.value for s in app.success)
+    assert alerts(app, "success") == ["Deleted 2 customers: Alpha Ant, Bravo Bee"]
     button(app, "Undo").click().run()
     with customers_of(tenant) as repository:
         assert repository.count().value == 3
         assert repository.get(three[0].id).email == "alpha@example.com"
+    assert [t.value for t in app.toast] == ["Restored 2 customers."]
+    assert not alerts(app, "success")  # the Undo bar is gone
 
 
-def test_a_viewers_write_is_refused_by_the_data_layer_even_if_attempted(tenant, three, database):
+def test_a_viewers_write_is_refused_by_the_data_layer_even_if_attempted(
+    tenant, three, identity_of, customers_of
+):
     from data.errors import Forbidden
     from ui import grid
 
@@ -190,36 +204,22 @@ def test_a_viewers_write_is_refused_by_the_data_layer_even_if_attempted(tenant, 
         {"name": "X", "email": "x@example.com", "phone": None, "address": None},
     )
     with pytest.raises(Forbidden):
-        grid.save_changes(database, tenant.viewer, [change])
+        grid.save_changes(identity_of(tenant.viewer), [change])
+    with customers_of(tenant) as repository:
+        assert repository.get(three[0].id).name == "Alpha Ant"
 
 
 @pytest.fixture
-def many(database, tenant):  # type: ignore[no-untyped-def]
+def many(tenant, seed_customers):  # type: ignore[no-untyped-def]
     """2,500 customers written set-based (setup only; the page reads them normally)."""
-    from sqlalchemy import insert
-
-    from data.models import Customer, new_id, utcnow
     from data.sample import customers
 
-    rows = []
-    now = utcnow()
-    for i, record in enumerate(customers(2500, seed=11)):
-        email = f"bulk{i}.{record['email']}"
-        rows.append(
-            {
-                **record,
-                "email": email,
-                "email_key": email.lower(),
-                "id": new_id(),
-                "tenant_id": tenant.id,
-                "created_at": now,
-                "updated_at": now,
-                "version": 1,
-            }
-        )
-    with database.transaction(tenant.id, write=True) as session:
-        session.execute(insert(Customer), rows)
-    return rows
+    records = [
+        {**record, "email": f"bulk{i}.{record['email']}"}
+        for i, record in enumerate(customers(2500, seed=11))
+    ]
+    ids = seed_customers(tenant.id, records)
+    return [{**record, "id": id_} for record, id_ in zip(records, ids, strict=True)]
 
 
 def test_paging_walks_a_few_thousand_rows_in_order(dashboard, tenant, many):

@@ -3,7 +3,7 @@
 email-validator costs tens of microseconds per address, so a million rows are most of a
 minute of one CPU; two workers validate while the importing process stages and writes.
 
-The workers are plain ``python -m data.csv_workers`` subprocesses that read pickled
+The workers are plain Python subprocesses running ``serve`` here, which read pickled
 batches on stdin and answer on stdout, in order.  Deliberately not ``multiprocessing``:
 its ``spawn`` start method re-imports the parent's ``__main__`` in every worker, and
 inside Streamlit ``__main__`` is the page script being run (and in other hosts it may
@@ -27,7 +27,10 @@ from typing import IO, Any, TypeVar
 
 from data.errors import ImportFailed
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+# A worker's program.  Not ``-m data.importing.workers``: the package imports this
+# module before runpy would run it as ``__main__`` (runpy warns about exactly that).
+WORKER_MAIN = "import sys; from data.importing.workers import serve; sys.exit(serve(sys.argv[1]))"
 HEADER = struct.Struct("!Q")
 In = TypeVar("In")
 Out = TypeVar("Out")
@@ -58,7 +61,7 @@ class _Worker:
             [str(PROJECT_DIR), *filter(None, [env.get("PYTHONPATH")])]
         )
         self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-            [sys.executable, "-m", "data.csv_workers", function],
+            [sys.executable, "-c", WORKER_MAIN, function],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -131,7 +134,7 @@ def parallel_map(
             worker.close()
 
 
-def _serve(function: str) -> int:
+def serve(function: str) -> int:
     """The worker's loop: a context, then items until stdin closes."""
     import importlib
 
@@ -156,7 +159,3 @@ def _serve(function: str) -> int:
             _send(stdout, answer)
         except (BrokenPipeError, OSError):
             return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_serve(sys.argv[1]))

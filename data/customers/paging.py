@@ -28,13 +28,12 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, false, func, select, true, tuple_
 from sqlalchemy.orm import Session
 
-from data.models import Customer, CustomerCount
+from data.fields import FIELDS
+from data.models import COUNTS, CUSTOMERS
 
-STRIDE = 1000
-DIRECT_LIMIT = 2 * STRIDE  # offsets below this read the index directly
+C = CUSTOMERS.c
+STRIDE = 1000  # rows between two anchors; offsets below 2 * STRIDE read the index directly
 CACHE_SIZE = 64
-
-NULLABLE = frozenset({"phone", "address"})
 
 
 @dataclass(frozen=True)
@@ -56,14 +55,14 @@ def segments(column: Any, nullable: bool, dialect: str, *, unique: bool = False)
     if unique:
         return [Segment((), (column,))]
     if not nullable:
-        return [Segment((), (column, Customer.id))]
+        return [Segment((), (column, C.id))]
     if dialect == "sqlite":
         # The index leads with "col IS NULL"; constrain that expression, not IS NOT NULL.
-        filled = Segment((column.is_(None) == false(),), (column, Customer.id))
-        empty = Segment((column.is_(None) == true(), column.is_(None)), (Customer.id,))
+        filled = Segment((column.is_(None) == false(),), (column, C.id))
+        empty = Segment((column.is_(None) == true(), column.is_(None)), (C.id,))
     else:
-        filled = Segment((column.is_not(None),), (column, Customer.id))
-        empty = Segment((column.is_(None),), (Customer.id,))
+        filled = Segment((column.is_not(None),), (column, C.id))
+        empty = Segment((column.is_(None),), (C.id,))
     return [filled, empty]
 
 
@@ -111,33 +110,29 @@ CACHE = AnchorCache()
 # An update of a phone moves no row in the name order; every update moves rows in the
 # "last changed" order; only inserts and deletes move rows in the creation order.
 SORT_COUNTERS: dict[str, tuple[Any, ...]] = {
-    "name": (CustomerCount.moves, CustomerCount.name_changes),
-    "email": (CustomerCount.moves, CustomerCount.email_changes),
-    "phone": (CustomerCount.moves, CustomerCount.phone_changes),
-    "address": (CustomerCount.moves, CustomerCount.address_changes),
-    "created_at": (CustomerCount.moves,),
-    "updated_at": (CustomerCount.changes,),
+    **{field.name: (COUNTS.c.moves, COUNTS.c[field.change_counter]) for field in FIELDS},
+    "created_at": (COUNTS.c.moves,),
+    "updated_at": (COUNTS.c.changes,),
 }
 
 
 def change_key(session: Session, tenant_id: str, sort: str) -> tuple[int, ...]:
     """The counters that tell whether the anchors of ``sort`` still hold."""
     row = session.execute(
-        select(*SORT_COUNTERS[sort]).where(CustomerCount.tenant_id == tenant_id)
+        select(*SORT_COUNTERS[sort]).where(COUNTS.c.tenant_id == tenant_id)
     ).first()
     return tuple(int(value) for value in row) if row is not None else ()
 
 
-def compute_anchors(session: Session, tenant_id: str, parts: Sequence[Segment]) -> Anchors:
-    stride = STRIDE
+def compute_anchors(
+    session: Session, tenant_id: str, parts: Sequence[Segment], stride: int = STRIDE
+) -> Anchors:
     sizes: list[int] = []
     keys: list[tuple[tuple[Any, ...], ...]] = []
     for part in parts:
         position = func.row_number().over(order_by=part.keys).label("position")
         numbered = (
-            select(*part.keys, position)
-            .where(Customer.tenant_id == tenant_id, *part.where)
-            .subquery()
+            select(*part.keys, position).where(C.tenant_id == tenant_id, *part.where).subquery()
         )
         columns = list(numbered.c)
         rows = session.execute(
@@ -147,9 +142,9 @@ def compute_anchors(session: Session, tenant_id: str, parts: Sequence[Segment]) 
         if anchor_keys:
             # Rows from the last anchor on: fewer than ``stride``, one short index range.
             tail = select(func.count()).select_from(
-                select(Customer.id)
+                select(C.id)
                 .where(
-                    Customer.tenant_id == tenant_id,
+                    C.tenant_id == tenant_id,
                     *part.where,
                     tuple_(*part.keys) >= tuple_(*anchor_keys[-1]),
                 )
@@ -171,6 +166,7 @@ def ascending_slice(
     anchors: Anchors,
     start: int,
     count: int,
+    stride: int = STRIDE,
 ) -> list[Any]:
     """Rows ``start`` … ``start + count - 1`` of the ascending order, by anchor seeks."""
     rows: list[Any] = []
@@ -180,8 +176,8 @@ def ascending_slice(
         if position >= size:
             position -= size
             continue
-        anchor = position // STRIDE
-        skip = position - anchor * STRIDE
+        anchor = position // stride
+        skip = position - anchor * stride
         query = (
             base.where(*part.where, tuple_(*part.keys) >= tuple_(*anchors.keys[index][anchor]))
             .order_by(*part.keys)

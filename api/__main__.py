@@ -1,0 +1,48 @@
+"""``python -m api``: serve the REST API with uvicorn (what ``manage.py api`` runs).
+
+Forwarded headers (``X-Forwarded-For``, ``X-Forwarded-Proto``) are believed only from
+the proxies named in ``TRUSTED_PROXIES`` (none by default): uvicorn's own default
+trusts the local host, which would let anything on it choose the client address that
+sign-in throttling counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import uvicorn
+
+from api.main import logging_config
+from config import ConfigError, get_settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m api", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args(argv)
+    try:
+        settings = get_settings()
+    except ConfigError as exc:
+        sys.stderr.write(f"python -m api: {exc}\n")
+        return 2
+    proxies = ",".join(str(network) for network in settings.proxies)
+    uvicorn.run(
+        "api.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,  # api.middleware logs each request with its request id
+        log_config=logging_config(),
+        server_header=False,
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or "",
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
