@@ -1,0 +1,141 @@
+"""Reading candidates from the customers table: by block (bulk) or around one customer.
+
+Both read only the key columns, through the indexes of migration 0004
+``(tenant_id, <key>, name_key) WHERE <key> IS NOT NULL``:
+
+* ``stream(...)``: one pass of the bulk finder, ``ORDER BY <key>, name_key``, streamed
+  (``yield_per``), optionally only the groups whose value is in a subquery (the values of
+  an import's customers);
+* ``sharing(...)``: after one write, the customers sharing any key with the changed one,
+  in one round trip (a statement built once per set of keys): per key the ``nearest``
+  names on either side of its name, which is every member of a group up to that size.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from typing import Any
+
+from sqlalchemy import Select, and_, bindparam, select, union_all
+from sqlalchemy.orm import Session
+
+from data.duplicates.finder import lookup_keys
+from data.duplicates.records import STRONG_KEYS, BlockKey, Candidate
+from data.duplicates.scoring import DEFAULT_SETTINGS, FinderSettings
+from data.models import CUSTOMERS
+
+C = CUSTOMERS.c
+KEY_COLUMNS: tuple[Any, ...] = (
+    C.id,
+    C.name_key,
+    C.email_canon,
+    C.email_domain,
+    C.phone_key,
+    C.address_key,
+)
+STREAM_BATCH = 5000
+STRONG_COLUMNS = frozenset(key.value for key in STRONG_KEYS)
+
+
+def candidate(row: Any) -> Candidate:
+    """A candidate from a row of ``KEY_COLUMNS``."""
+    return Candidate(
+        id=row.id,
+        name_key=row.name_key or "",
+        email_canon=row.email_canon,
+        email_domain=row.email_domain,
+        phone_key=row.phone_key,
+        address_key=row.address_key,
+    )
+
+
+def stream(
+    session: Session,
+    tenant_id: str,
+    key: BlockKey,
+    settings: FinderSettings = DEFAULT_SETTINGS,
+    *,
+    within: Select[Any] | None = None,
+) -> Iterator[Candidate]:
+    """The tenant's customers having ``key``, equal values adjacent, names in order.
+
+    ``within``: a one-column query of the values to read (an import's groups); free-mail
+    domains are left out of the domain pass here already.
+    """
+    column = C[key.value]
+    query = select(*KEY_COLUMNS).where(C.tenant_id == tenant_id, column.is_not(None))
+    if key is BlockKey.DOMAIN and settings.shared_domains:
+        query = query.where(column.not_in(sorted(settings.shared_domains)))
+    if within is not None:
+        query = query.where(column.in_(within))
+    query = query.order_by(column, C.name_key)
+    result = session.execute(query, execution_options={"yield_per": STREAM_BATCH})
+    for row in result:
+        yield candidate(row)
+
+
+def sharing(
+    session: Session,
+    tenant_id: str,
+    changed: Candidate,
+    settings: FinderSettings = DEFAULT_SETTINGS,
+) -> list[Candidate]:
+    """The customers (not ``changed`` itself) sharing a key with ``changed``: one query.
+
+    Per key, two seeks of the key's index: the ``nearest`` names from ``changed``'s name
+    up, and as many down (and, for a phone or an email, customers without a folded
+    name); ``nearest_names`` for a domain or an address, where only a similar name
+    counts.  So a small group is read whole, and of a larger one (a company's domain, a
+    switchboard's number) the names nearest in order, as the bulk passes read a huge
+    group: a write stays a few index seeks however large the tenant.  What this misses
+    (a similar name far away in a group of hundreds) the next rebuild finds.
+    """
+    wanted = lookup_keys(changed, settings)
+    if not wanted:
+        return []
+    values: dict[str, Any] = {
+        "tenant": tenant_id,
+        "changed": changed.id,
+        "name": changed.name_key,
+        **{f"value_{key.value}": value for key, value in wanted.items()},
+    }
+    limits = tuple(
+        (key.value, settings.nearest if key in STRONG_KEYS else settings.nearest_names)
+        for key in wanted
+    )
+    query = _sharing_query(limits)
+    seen: dict[str, Candidate] = {}
+    for row in session.execute(query, values):
+        seen.setdefault(row.id, candidate(row))
+    return list(seen.values())
+
+
+@functools.cache
+def _sharing_query(limits: tuple[tuple[str, int], ...]) -> Any:
+    """The ``sharing`` query for these (key, rows per side), built once (values bound)."""
+    arms: list[Select[Any]] = []
+    name: Any = bindparam("name")
+    for key, nearest in limits:
+        column = C[key]
+        same = and_(
+            C.tenant_id == bindparam("tenant"),
+            column == bindparam(f"value_{key}"),
+            C.id != bindparam("changed"),
+        )
+        arms.append(
+            select(*KEY_COLUMNS).where(same, C.name_key >= name).order_by(C.name_key).limit(nearest)
+        )
+        arms.append(
+            select(*KEY_COLUMNS)
+            .where(same, C.name_key < name)
+            .order_by(C.name_key.desc())
+            .limit(nearest)
+        )
+        if key in STRONG_COLUMNS:
+            # Customers whose name folds to nothing share a phone or an email all the same.
+            # An arm of their own: "< :name OR IS NULL" would make the arm above walk the
+            # group from its end instead of seeking the name.
+            arms.append(select(*KEY_COLUMNS).where(same, C.name_key.is_(None)).limit(nearest))
+    parts = [select(*arm.subquery().c) for arm in arms]
+    return parts[0] if len(parts) == 1 else union_all(*parts)
