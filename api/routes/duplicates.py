@@ -158,7 +158,13 @@ def list_duplicates(
     ] = DEFAULT_LIMIT,
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET, description="How many pairs to skip.")] = 0,
     min_score: Annotated[
-        int, Query(ge=0, le=100, description="Only pairs scoring at least this (0–100).")
+        int,
+        Query(
+            alias="minScore",
+            ge=0,
+            le=100,
+            description="Only pairs scoring at least this (0–100).",
+        ),
     ] = 0,
 ) -> Response:
     with scope(database, identity) as opened:

@@ -77,8 +77,8 @@ def test_the_queue_is_paged_and_filtered_by_score(
     assert 'rel="next"' in first.headers["Link"]
     rest = queue(client, headers, limit=2, offset=2)
     assert len(rest.json()) == 1
-    assert queue(client, headers, min_score=50).json() == []
-    assert queue(client, headers, min_score=101).status_code == 422
+    assert queue(client, headers, minScore=50).json() == []
+    assert queue(client, headers, minScore=101).status_code == 422
     assert queue(client, headers, minimum=3).status_code == 422  # unknown parameter
 
 
