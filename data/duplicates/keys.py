@@ -141,6 +141,10 @@ _UMLAUT_SPELLING = re.compile(r"([aou])e+")
 # sign is part of the letter).
 _STRIP_MARKS_BELOW = 0x0530
 
+# In ASCII text, what ``fold_words`` keeps is exactly the letters and digits; the rest
+# separates words.
+_ASCII = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
+
 TITLES = frozenset({"mr", "mrs", "ms", "miss", "dr", "prof", "herr", "frau", "mme", "mlle", "sir"})
 LEGAL_FORMS = frozenset(
     {"gmbh", "ag", "kg", "ohg", "ltd", "inc", "llc", "plc", "corp", "sarl", "srl", "spa", "bv"}
@@ -157,6 +161,8 @@ def fold_words(text: str) -> list[str]:
     a *candidate* pair, never a merge, and only with a second shared key.
     """
     folded = text.casefold().translate(_LETTERS)
+    if folded.isascii():  # most names and addresses: no marks to strip, nothing to compose
+        return [_UMLAUT_SPELLING.sub(r"\1", word) for word in folded.translate(_ASCII).split()]
     kept: list[str] = []
     base = 0
     for ch in unicodedata.normalize("NFKD", folded):
