@@ -1,11 +1,12 @@
 """The Customers page in Chromium: wall-clock time until the page shows what was asked.
 
-A ``streamlit run dashboard.py`` server (a subprocess on a free loopback port) over the
-bench database, and Debian's Chromium driven by Playwright, headless, with the flags of
-the browser tests.  Each step starts its clock just before the user's action (opening
-the page, clicking Next, typing a page number or a search and pressing Enter) and stops
-it when Streamlit reports its script run ``notRunning`` *and* the grid's first row holds
-the email the data layer gives for the same query (emails are unique; names repeat).
+The dashboard as served (``streamlit run server.py``, started by ``tests.kit``'s launcher,
+the one the browser tests use) over the bench database, and Debian's Chromium driven by
+Playwright, headless, with the flags of the browser tests.  Each step starts its clock
+just before the user's action (opening the page, clicking Next, typing a page number or
+a search and pressing Enter) and stops it when Streamlit reports its script run
+``notRunning`` *and* the grid's first row holds the email the data layer gives for the
+same query (emails are unique; names repeat).
 
 Steps, signed in as an editor of the big tenant:
 
@@ -18,24 +19,22 @@ Warm steps are repeated and the median reported.
 
 from __future__ import annotations
 
-import os
+import functools
 import re
-import secrets
-import signal
-import socket
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+if str(PROJECT_DIR) not in sys.path:
+    sys.path.insert(0, str(PROJECT_DIR))
+
+from tests.kit.streamlit_server import StreamlitServer  # noqa: E402
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -46,6 +45,7 @@ CHROMIUM_ARGS = [
 ]
 APP = "[data-testid=stApp]"
 TIMEOUT_MS = 120_000
+COOKIE = "inventory_pro_session"
 
 
 @dataclass
@@ -56,6 +56,10 @@ class Step:
     @property
     def median(self) -> float:
         return statistics.median(self.samples)
+
+    @property
+    def best(self) -> float:
+        return min(self.samples)
 
     @property
     def worst(self) -> float:
@@ -81,63 +85,6 @@ def available() -> str | None:
     except ImportError:
         return "Playwright is not installed"
     return None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:  # noqa: S310
-            return bool(response.read().decode().strip() == "ok")
-    except (urllib.error.URLError, OSError):
-        return False
-
-
-class Dashboard:
-    """``streamlit run dashboard.py`` on a free port, stopped by its process id."""
-
-    def __init__(self, database_url: str) -> None:
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
-        env = {
-            **os.environ,
-            "DATABASE_URL": database_url,
-            "JWT_SECRET": secrets.token_urlsafe(48),
-            "COOKIE_KEY": secrets.token_urlsafe(48),
-            "PYTHONUNBUFFERED": "1",
-        }
-        command = [sys.executable, "-m", "streamlit", "run", "dashboard.py"]
-        command += ["--server.headless", "true", "--server.port", str(self.port)]
-        command += ["--server.address", "127.0.0.1", "--server.fileWatcherType", "none"]
-        command += ["--browser.gatherUsageStats", "false"]
-        self.process = subprocess.Popen(
-            command, cwd=PROJECT_DIR, env=env, stdout=self.log, stderr=subprocess.STDOUT
-        )
-        deadline = time.monotonic() + 90
-        while not _healthy(self.url):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise SystemExit(f"bench: the dashboard did not start:\n{self.output()}")
-            time.sleep(0.2)
-
-    def output(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")[-3000:]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
 
 
 _STATE = f"document.querySelector('{APP}')?.getAttribute('data-test-script-state')"
@@ -179,7 +126,7 @@ def measure(
     figures = BrowserFigures(label)
     size = 50
     pages = max(1, -(-rows // size))
-    dashboard = Dashboard(database_url)
+    dashboard = StreamlitServer(database_url).start()
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -205,9 +152,13 @@ def measure(
             page.get_by_role("textbox", name="Password").fill(password)
             page.get_by_role("button", name="Sign in").click()
             wait_for(first_email(offset=0))
-            page.wait_for_function(
-                "() => document.cookie.includes('inventory_pro_session=')", timeout=TIMEOUT_MS
-            )
+            # The session cookie is HttpOnly (set by the server's /_session route): the
+            # browser context sees it, page scripts cannot.
+            deadline = time.monotonic() + TIMEOUT_MS / 1000
+            while not any(c["name"] == COOKIE for c in context.cookies()):
+                if time.monotonic() > deadline:
+                    raise SystemExit("bench: the browser never stored the session cookie")
+                page.wait_for_timeout(50)
             page.wait_for_timeout(1000)
 
             def main() -> Any:
@@ -249,7 +200,7 @@ def measure(
                 figures.add(
                     "deep jump (page number typed)",
                     timed(
-                        lambda number=number: jump(number),
+                        functools.partial(jump, number),
                         first_email(offset=(number - 1) * size),
                         f"page {number:,} of {pages:,}",
                     ),
@@ -269,7 +220,7 @@ def measure(
                 figures.add(
                     "deep jump after a rename (cold)",
                     timed(
-                        lambda number=number: jump(number),
+                        functools.partial(jump, number),
                         first_email(offset=(number - 1) * size),
                         f"page {number:,} of {pages:,}",
                     ),
@@ -281,5 +232,5 @@ def measure(
             context.close()
             browser.close()
     finally:
-        dashboard.stop()
+        dashboard.close()
     return figures

@@ -6,9 +6,10 @@
 
 For each database, at the same time and on one tenant of ``CUSTOMERS`` customers:
 
-* ``manage.py api`` (a subprocess) serves ``CLIENTS`` API clients of this process that
-  loop over list / get / put (unconditional PUTs of a new phone number), with a short
-  pause between calls, plus an upsert import (``POST /api/customers/import``) every
+* ``python -m api`` (what ``manage.py api`` execs, a subprocess) serves ``CLIENTS`` API
+  clients of this process (``tests.kit.load``, the load generator of bench/api_load.py)
+  that loop over list / get / put (unconditional PUTs of a new phone number), with a
+  short pause between calls, plus an upsert import (``POST /api/customers/import``) every
   ``API_IMPORT_EVERY`` seconds and a full export (``GET /api/customers/export``) every
   ``API_EXPORT_EVERY`` seconds;
 * a dashboard-like reader (a subprocess of this script, ``--reader``) does what the
@@ -21,13 +22,13 @@ Recorded per process: operations, errors (any HTTP status of 400 or more, a tran
 failure, a non-zero exit, an exception: there must be none), p50 and p99 latency, and
 resident memory (RSS) sampled every few seconds: after a warm-up, at the end, the peak,
 and the growth between the two.  ``run()`` is what ``make bench`` calls (``bench/run.py
---soak-seconds``); it appends a section to ``bench/RESULTS.md``.
+--soak-seconds``); standalone, it appends a section to ``bench/RESULTS.md``.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -35,9 +36,7 @@ import os
 import platform
 import random
 import re
-import secrets
 import signal
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -50,13 +49,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_DIR))
 sys.path.insert(0, str(PROJECT_DIR / "bench"))
 
-from benchkit import cpu_name, pg_admin_url, pg_drop, pg_scratch  # noqa: E402
+from benchkit import machine, pg_admin_url, pg_drop, pg_scratch, private  # noqa: E402
+
+from tests.kit.load import Ops, Periodic, merged, run_load  # noqa: E402
+from tests.kit.seeding import SeededTenant, seed_tenant  # noqa: E402
+from tests.kit.servers import ApiProcess, ServedProcess, descendants  # noqa: E402
+
+if TYPE_CHECKING:
+    import aiohttp
 
 DATA_DIR = PROJECT_DIR / "bench" / "data"
 RESULTS = PROJECT_DIR / "bench" / "RESULTS.md"
@@ -72,6 +78,7 @@ API_IMPORT_EVERY = 20.0
 API_EXPORT_EVERY = 30.0
 CLI_EVERY = 15.0
 IMPORT_ROWS = 300
+CLI_TIMEOUT = 300.0  # a CLI import or export taking longer is stopped and counted
 SAMPLE_EVERY = 5.0
 WARM_UP_SHARE = 0.1  # memory growth is measured from the end of the first tenth
 PAGE = 50
@@ -80,40 +87,6 @@ SORTS = ["name", "-name", "email", "phone", "-created_at", "updated_at", "addres
 
 
 # -- figures ----------------------------------------------------------------------------
-
-
-@dataclass
-class Ops:
-    """Latencies (seconds) and errors of one kind of operation."""
-
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
-    first_errors: list[str] = field(default_factory=list)
-
-    def record(self, seconds: float, error: str | None = None) -> None:
-        self.latencies.append(seconds)
-        if error is not None:
-            self.errors += 1
-            if len(self.first_errors) < 5:
-                self.first_errors.append(error[:300])
-
-    def merge(self, other: Ops) -> None:
-        self.latencies += other.latencies
-        self.errors += other.errors
-        self.first_errors += other.first_errors[: max(0, 5 - len(self.first_errors))]
-
-    def percentile(self, share: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
-
-
-def merged(ops: dict[str, Ops]) -> Ops:
-    total = Ops()
-    for op in ops.values():
-        total.merge(op)
-    return total
 
 
 @dataclass
@@ -178,159 +151,114 @@ def rss_mb(pid: int) -> float | None:
 # -- the tenant -------------------------------------------------------------------------
 
 
-@dataclass
-class Tenant:
-    id: str
-    username: str
-    password: str
-    customers: list[dict[str, str]]  # id, name, email, address
-
-
-def seed(database_url: str) -> Tenant:
-    from data.csv_import import import_csv
-    from data.customers import CustomerRepository
-    from data.db import enter_tenant, get_database
-    from data.models import Role
-    from data.sample import customers as sample
-    from data.tenancy import Actor, create_tenant
-    from data.users import create_user
+def seed(database_url: str) -> SeededTenant:
+    """A tenant of CUSTOMERS customers and an editor (``tests.kit.seeding``)."""
+    from data.db import get_database
 
     database = get_database(database_url)
     database.migrate()
-    username = f"soak-{secrets.token_hex(4)}"
-    password = secrets.token_urlsafe(16)
-    with database.transaction(None, write=True) as session:
-        tenant = create_tenant(session, f"Soak {secrets.token_hex(4)}")
-        enter_tenant(session, tenant.id)
-        create_user(session, tenant.id, username, Role.EDITOR, password)
-    rows = io.StringIO()
-    writer = csv.writer(rows)
-    writer.writerow(["name", "email", "phone", "address"])
-    for i, record in enumerate(sample(CUSTOMERS, seed=99)):
-        writer.writerow(
-            [record["name"], f"s{i}.{record['email']}", record["phone"], record["address"]]
-        )
-    actor = Actor("soak", Role.EDITOR)
-    source = io.BytesIO(rows.getvalue().encode())
-    import_csv(database, tenant.id, actor, source, filename="seed.csv")
-    with database.transaction(tenant.id) as session:
-        stored = [
-            {"id": c.id, "name": c.name, "email": c.email, "address": c.address or ""}
-            for c in CustomerRepository(session, tenant.id).iter_all()
-        ]
+    tenant = seed_tenant(database, customers=CUSTOMERS, seed=99, prefix="soak")
     database.dispose()
-    return Tenant(tenant.id, username, password, stored)
+    return tenant
 
 
-def upsert_file(tenant: Tenant, rng: random.Random) -> bytes:
+def upsert_file(tenant: SeededTenant, rng: random.Random) -> bytes:
     """IMPORT_ROWS of the tenant's customers with a new phone each: an upsert updates them."""
     rows = io.StringIO()
     writer = csv.writer(rows)
     writer.writerow(["name", "email", "phone", "address"])
     for customer in rng.sample(tenant.customers, IMPORT_ROWS):
         phone = f"+1 555 {rng.randrange(10**7):07d}"
-        writer.writerow([customer["name"], customer["email"], phone, customer["address"]])
+        writer.writerow([customer.name, customer.email, phone, customer.address or ""])
     return rows.getvalue().encode()
 
 
 # -- processes --------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+class Reader(ServedProcess):
+    """The dashboard-like reader: this script with ``--reader``, in a process of its own."""
+
+    def __init__(self, env: dict[str, str], database_url: str, tenant_id: str, seconds: float):
+        command = [sys.executable, str(Path(__file__).resolve()), "--reader"]
+        super().__init__([*command, database_url, tenant_id, str(seconds)], env=env)
+        self.result_file = Path(tempfile.mkstemp(prefix="soak-reader-", suffix=".json")[1])
+        self.env["SOAK_READER_OUT"] = str(self.result_file)
+
+    def ready(self) -> bool:
+        return True
+
+    def figures(self) -> dict[str, Any]:
+        try:
+            loaded: dict[str, Any] = json.loads(self.result_file.read_text())
+        finally:
+            self.result_file.unlink(missing_ok=True)
+        return loaded
 
 
-class Child:
-    """A long-lived subprocess whose output goes to a temporary file."""
-
-    def __init__(self, command: list[str], env: dict[str, str]) -> None:
-        self.log = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
-        self.out = tempfile.TemporaryFile()  # noqa: SIM115 - closed by stop()
-        self.process = subprocess.Popen(
-            command, env=env, stdout=self.out, stderr=self.log, cwd=PROJECT_DIR
-        )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    def output(self) -> str:
-        self.out.seek(0)
-        return self.out.read().decode(errors="replace")
-
-    def errors(self) -> str:
-        return self.log_text()[-3000:]
-
-    def log_text(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def stop(self, timeout: float = 30) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
-            try:
-                self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def close(self) -> None:
-        self.log.close()
-        self.out.close()
-
-
-def run_measured(command: list[str], env: dict[str, str]) -> tuple[int, float, float, str]:
+def run_measured(
+    command: list[str], env: dict[str, str], timeout: float = CLI_TIMEOUT
+) -> tuple[int, float, float, str]:
     """Run a command to its end: (exit code, seconds, peak RSS in MB, stderr).
 
     The peak comes from ``/usr/bin/time`` (a small parent): a child forked from this
-    process would report this process's own size as its peak.
+    process would report this process's own size as its peak.  A run that takes longer
+    than ``timeout`` is stopped and counted as an error (exit code -1), so that one
+    stuck command is reported instead of holding up the soak.
     """
     with tempfile.TemporaryFile() as err, tempfile.NamedTemporaryFile("r") as peak:
         started = time.perf_counter()
         timed = [TIME, "-f", "%M", "-o", peak.name, *command] if Path(TIME).exists() else command
-        done = subprocess.run(timed, env=env, stdout=subprocess.DEVNULL, stderr=err, check=False)
+        process = subprocess.Popen(timed, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        try:
+            code = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            for pid in [*descendants(process.pid), process.pid]:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            process.wait()
+            code = -1
+            err.write(f"\nstopped after {timeout:.0f} s".encode())
         elapsed = time.perf_counter() - started
         err.seek(0)
         try:
             kb = float(peak.read().split()[-1])
         except (ValueError, IndexError):
             kb = float("nan")
-        return done.returncode, elapsed, kb / 1024, err.read().decode()[-500:]
+        return code, elapsed, kb / 1024, err.read().decode()[-500:]
 
 
 # -- the dashboard-like reader (a process of its own) -------------------------------------
 
 
 def reader(database_url: str, tenant_id: str, seconds: float) -> dict[str, Any]:
-    """What the dashboard's pages read, in a loop, until ``seconds`` have passed."""
-    from data.audit import AuditLog
-    from data.customers import CustomerRepository
+    """What the dashboard's pages read, in a loop, until ``seconds`` have passed: each in
+    a read scope of its own, as the pages open them (here as an operator of the tenant)."""
     from data.db import get_database
+    from data.identity import Identity
     from data.overview import overview
 
     database = get_database(database_url)
+    identity = Identity.of_operator(tenant_id, "soak-reader")
     rng = random.Random(7)
     ops: dict[str, Ops] = {}
     deadline = time.monotonic() + seconds
 
-    def customers_page(session: Any) -> None:
-        repository = CustomerRepository(session, tenant_id)
+    def customers_page(scope: Any) -> None:
+        repository = scope.customers
         pages = max(1, repository.count().value // PAGE)
         offset = PAGE * rng.choice([0, 1, rng.randrange(pages), pages - 1])
         repository.list(sort=rng.choice(SORTS), limit=PAGE, offset=offset)
 
-    def search(session: Any) -> None:
-        CustomerRepository(session, tenant_id).list(search=rng.choice(SEARCHES), limit=PAGE)
+    def search(scope: Any) -> None:
+        scope.customers.list(search=rng.choice(SEARCHES), limit=PAGE)
 
-    def overview_page(session: Any) -> None:
-        overview(session, tenant_id)
+    def overview_page(scope: Any) -> None:
+        overview(scope.session, tenant_id)
 
-    def history_page(session: Any) -> None:
-        log = AuditLog(session, tenant_id)
-        log.count()
-        log.events(limit=25, offset=rng.choice([0, 25, 50]))
+    def history_page(scope: Any) -> None:
+        scope.audit.count()
+        scope.audit.events(limit=25, offset=rng.choice([0, 25, 50]))
 
     kinds: list[tuple[str, Callable[[Any], None]]] = [
         ("customers page", customers_page),
@@ -344,8 +272,8 @@ def reader(database_url: str, tenant_id: str, seconds: float) -> dict[str, Any]:
         started = time.perf_counter()
         error = None
         try:
-            with database.transaction(tenant_id) as session:
-                work(session)
+            with database.scope(identity) as scope:
+                work(scope)
         except Exception as exc:
             error = f"{type(exc).__name__}: {exc}"
         ops.setdefault(name, Ops()).record(time.perf_counter() - started, error)
@@ -353,102 +281,43 @@ def reader(database_url: str, tenant_id: str, seconds: float) -> dict[str, Any]:
     return {name: op.__dict__ for name, op in ops.items()}
 
 
-# -- the API clients, imports and exports -------------------------------------------------
+# -- the API's imports and exports beside the clients (tests.kit.load) ---------------------
 
 
-async def api_load(
-    url: str, token: str, tenant: Tenant, seconds: float, client_ops: dict[str, Ops]
-) -> None:
-    import aiohttp
-
-    deadline = time.monotonic() + seconds
-    headers = {"Authorization": f"Bearer {token}"}
-
-    def record(name: str, started: float, error: str | None) -> None:
-        client_ops.setdefault(name, Ops()).record(time.perf_counter() - started, error)
-
-    async def client(http: aiohttp.ClientSession, number: int) -> None:
-        rng = random.Random(number)
-        last = max(0, len(tenant.customers) - PAGE)
-        while time.monotonic() < deadline:
-            name = rng.choice(["list", "get", "put"])
-            row = rng.choice(tenant.customers)
-            started = time.perf_counter()
-            error = None
-            try:
-                if name == "list":
-                    call = http.get(
-                        "/api/customers",
-                        params={"limit": PAGE, "offset": rng.randint(0, last)},
-                    )
-                elif name == "get":
-                    call = http.get(f"/api/customers/{row['id']}")
-                else:
-                    body = {
-                        "name": row["name"],
-                        "email": row["email"],
-                        "phone": f"+1 555 {rng.randrange(10**7):07d}",
-                        "address": row["address"],
-                    }
-                    call = http.put(f"/api/customers/{row['id']}", json=body)
-                async with call as response:
-                    text = await response.text()
-                    if response.status >= 400:
-                        error = f"{name} {response.status}: {text}"
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                error = f"{name}: {type(exc).__name__} {exc}"
-            record(name, started, error)
-            await asyncio.sleep(THINK)
-
-    async def every(period: float, offset: float, work: Callable[[], Any]) -> None:
-        await asyncio.sleep(offset)
-        while time.monotonic() < deadline:
-            await work()
-            await asyncio.sleep(period)
-
+def transfers(tenant: SeededTenant) -> list[Periodic]:
+    """An upsert import every API_IMPORT_EVERY s and a full export every API_EXPORT_EVERY s."""
     rng = random.Random(11)
 
-    async def api_import(http: aiohttp.ClientSession) -> None:
-        started = time.perf_counter()
-        error = None
+    async def api_import(http: aiohttp.ClientSession) -> str | None:
+        import aiohttp
+
         form = aiohttp.FormData()
         form.add_field("file", upsert_file(tenant, rng), filename="soak.csv")
-        try:
-            async with http.post(
-                "/api/customers/import", params={"mode": "upsert"}, data=form
-            ) as response:
-                answer = await response.json(content_type=None)
-                if response.status != 200 or not answer.get("written") or answer.get("invalid"):
-                    error = f"import {response.status}: {answer}"
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            error = f"import: {type(exc).__name__} {exc}"
-        record("API import", started, error)
+        async with http.post(
+            "/api/customers/import", params={"mode": "upsert"}, data=form
+        ) as response:
+            answer = await response.json(content_type=None)
+            if response.status != 200 or not answer.get("written") or answer.get("invalid"):
+                return f"import {response.status}: {answer}"
+        return None
 
-    async def api_export(http: aiohttp.ClientSession) -> None:
-        started = time.perf_counter()
-        error = None
-        try:
-            async with http.get("/api/customers/export") as response:
-                lines = 0
-                async for chunk in response.content.iter_chunked(64 * 1024):
-                    lines += chunk.count(b"\n")
-                if response.status != 200 or lines < len(tenant.customers):
-                    error = f"export {response.status}: {lines} lines"
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            error = f"export: {type(exc).__name__} {exc}"
-        record("API export", started, error)
+    async def api_export(http: aiohttp.ClientSession) -> str | None:
+        async with http.get("/api/customers/export") as response:
+            lines = 0
+            async for chunk in response.content.iter_chunked(64 * 1024):
+                lines += chunk.count(b"\n")
+            if response.status != 200 or lines < len(tenant.customers):
+                return f"export {response.status}: {lines} lines"
+        return None
 
-    timeout = aiohttp.ClientTimeout(total=120)
-    async with aiohttp.ClientSession(base_url=url, headers=headers, timeout=timeout) as http:
-        await asyncio.gather(
-            *(client(http, n) for n in range(CLIENTS)),
-            every(API_IMPORT_EVERY, API_IMPORT_EVERY / 2, lambda: api_import(http)),
-            every(API_EXPORT_EVERY, API_EXPORT_EVERY / 3, lambda: api_export(http)),
-        )
+    return [
+        Periodic("API import", API_IMPORT_EVERY, API_IMPORT_EVERY / 2, api_import),
+        Periodic("API export", API_EXPORT_EVERY, API_EXPORT_EVERY / 3, api_export),
+    ]
 
 
 def cli_loop(
-    env: dict[str, str], tenant: Tenant, seconds: float, cli: Process, folder: Path
+    env: dict[str, str], tenant: SeededTenant, seconds: float, cli: Process, folder: Path
 ) -> None:
     """An import and an export by ``manage.py``, in turn, every CLI_EVERY seconds."""
     rng = random.Random(13)
@@ -459,11 +328,11 @@ def cli_loop(
         if turn % 2 == 0:
             path = folder / "soak-import.csv"
             path.write_bytes(upsert_file(tenant, rng))
-            command = [sys.executable, MANAGE, "import-csv", str(path), "--tenant", tenant.id]
-            command += ["--mode", "upsert"]
+            command = [sys.executable, MANAGE, "import-csv", str(path)]
+            command += ["--tenant", tenant.tenant_id, "--mode", "upsert"]
             name = "CLI import"
         else:
-            command = [sys.executable, MANAGE, "export-csv", "--tenant", tenant.id]
+            command = [sys.executable, MANAGE, "export-csv", "--tenant", tenant.tenant_id]
             command += ["--out", str(folder / "soak-export.csv")]
             name = "CLI export"
         code, elapsed, peak, stderr = run_measured(command, env)
@@ -479,40 +348,25 @@ def cli_loop(
 
 
 def soak_database(label: str, database_url: str, seconds: float) -> DatabaseResult:
+    from api_load import server_env, token_for
+
     print(f"[soak {label}] seeding {CUSTOMERS:,} customers ...", flush=True)
-    env = dict(
-        os.environ,
-        DATABASE_URL=database_url,
-        JWT_SECRET=os.environ.get("JWT_SECRET") or secrets.token_urlsafe(48),
-        COOKIE_KEY=os.environ.get("COOKIE_KEY") or secrets.token_urlsafe(48),
-        PYTHONDONTWRITEBYTECODE="1",
-    )
+    env = server_env(database_url)
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "JWT_SECRET", "COOKIE_KEY")})
     from config import get_settings
 
     get_settings.cache_clear()
     tenant = seed(database_url)
-    port = free_port()
-    api = Child([sys.executable, MANAGE, "api", "--port", str(port)], env)
-    url = f"http://127.0.0.1:{port}"
-    api_process = Process("API server (`manage.py api`)")
+    api = ApiProcess(env)
+    api_process = Process("API server (`python -m api`)")
     reader_process = Process("dashboard-like reader (data layer, own process)")
     client_process = Process("load client (this process: API calls as clients see them)")
     cli_process = Process("`manage.py import-csv` / `export-csv` (a process per run)")
-    read: Child | None = None
+    read = Reader(env, database_url, tenant.tenant_id, seconds)
     try:
-        token = wait_for_token(url, tenant, api)
-        read = Child(
-            [
-                sys.executable,
-                str(Path(__file__).resolve()),
-                "--reader",
-                database_url,
-                tenant.id,
-                str(seconds),
-            ],
-            env,
-        )
+        api.start()
+        token = token_for(api.url, tenant.username, tenant.password)
+        read.start()
         began = time.monotonic()
         stop = threading.Event()
 
@@ -533,26 +387,34 @@ def soak_database(label: str, database_url: str, seconds: float) -> DatabaseResu
             )
             cli.start()
             print(f"[soak {label}] {seconds:.0f} s of mixed load ...", flush=True)
-            asyncio.run(api_load(url, token, tenant, seconds, client_process.ops))
+            figures = run_load(
+                api.url,
+                token,
+                tenant.customers,
+                clients=CLIENTS,
+                seconds=seconds,
+                think=THINK,
+                periodic=transfers(tenant),
+                timeout=120,
+            )
+            client_process.ops = figures.ops
             cli.join()
+        assert read.process is not None
         read.process.wait(timeout=seconds + 120)
         stop.set()
         sampler.join()
         elapsed = time.monotonic() - began
         try:
-            for name, raw in json.loads(read.output()).items():
+            for name, raw in read.figures().items():
                 reader_process.ops[name] = Ops(**raw)
-        except ValueError:
-            reader_process.ops["reader"] = Ops([], 1, [f"no result: {read.errors()}"])
+        except (OSError, ValueError):
+            reader_process.ops["reader"] = Ops([], 1, [f"no result: {read.output()}"])
         # What the server did, as the server logged it: its requests and its 5xx.
         api.stop()
-        api_process.ops = server_view(api.log_text())
+        api_process.ops = server_view(api.output(chars=10**9))
     finally:
-        api.stop()
         api.close()
-        if read is not None:
-            read.stop()
-            read.close()
+        read.close()
     result = DatabaseResult(
         label, elapsed, [api_process, reader_process, client_process, cli_process]
     )
@@ -583,32 +445,7 @@ def server_view(log: str) -> dict[str, Ops]:
     return ops
 
 
-def wait_for_token(url: str, tenant: Tenant, api: Child, timeout: float = 90) -> str:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if api.process.poll() is not None:
-            raise SystemExit(f"soak: the API server stopped:\n{api.errors()}")
-        try:
-            answer = httpx.post(
-                f"{url}/api/auth/token",
-                json={"username": tenant.username, "password": tenant.password},
-                timeout=5,
-            )
-        except httpx.TransportError:
-            time.sleep(0.2)
-            continue
-        answer.raise_for_status()
-        return str(answer.json()["access_token"])
-    raise SystemExit("soak: the API server did not start in time.")
-
-
 # -- databases, report ------------------------------------------------------------------------
-
-
-def machine() -> str:
-    return f"{platform.node()}: {cpu_name()}, {os.cpu_count()} CPUs, {platform.platform()}"
 
 
 def ms(seconds: float) -> str:
@@ -715,7 +552,7 @@ def run(
 
             reset_databases()
             pg_drop(admin, SCRATCH_DB)
-    text = report(measured, seconds, started)
+    text = private(report(measured, seconds, started))
     print(text, flush=True)
     if results is not None:
         if not results.exists():
@@ -732,7 +569,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["--reader"]:
         _, url, tenant_id, seconds = argv
         try:
-            print(json.dumps(reader(url, tenant_id, float(seconds))))
+            figures = json.dumps(reader(url, tenant_id, float(seconds)))
+            Path(os.environ["SOAK_READER_OUT"]).write_text(figures)
         except Exception:
             traceback.print_exc()
             return 1
