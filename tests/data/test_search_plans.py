@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from data.customers import CustomerRepository
 from data.sample import customers
@@ -53,3 +54,63 @@ def test_search_lists_and_counts_the_same_customers_however_they_are_found(
     assert [c.id for c in page.items + rest.items] == wanted
     assert page.total.exact
     assert page.total.value == len(wanted)
+
+
+def vm_steps(scope: Any, run: Any) -> tuple[int, Any]:
+    """SQLite virtual-machine instructions (FTS5's own statements included) of ``run()``."""
+    raw = scope.session.connection().connection.driver_connection
+    steps = [0]
+
+    def step() -> int:
+        steps[0] += 1
+        return 0
+
+    raw.set_progress_handler(step, 1)
+    try:
+        result = run()
+    finally:
+        raw.set_progress_handler(None, 1)
+    return steps[0], result
+
+
+def search_page(scope: Any) -> list[str]:
+    page = CustomerRepository(scope).list(search="kenji nakamura", sort="name", limit=20)
+    return [customer.id for customer in page.items]
+
+
+def test_sqlite_search_work_does_not_grow_with_other_tenants_matches(
+    backend: str, tenant: Any, other_tenant: Any, customers_of: Any, scope_of: Any
+) -> None:
+    """Issue 13: on SQLite the FTS index spans every tenant; a tenant's search reads only
+    its own rowid range of it, so 3,000 matching customers next door cost it nothing
+    that grows with them (the index's segment layout moves the figure a little)."""
+    if backend != "sqlite":
+        pytest.skip("the full-text index is SQLite's (PostgreSQL filters by tenant in RLS)")
+    with customers_of(tenant, write=True) as repository:
+        for index, record in enumerate(customers(40, seed=5)):
+            if index % 4 == 0:
+                record = record | {"name": f"Kenji Nakamura {index:02d}"}
+            repository.create(record)
+    with scope_of(tenant) as scope:
+        alone, found_alone = vm_steps(scope, lambda: search_page(scope))
+    with customers_of(other_tenant, write=True) as repository:
+        for index, record in enumerate(customers(3000, seed=6)):
+            repository.create(record | {"name": f"Kenji Nakamura {index:04d}"})
+    with scope_of(tenant) as scope:
+        crowded, found_crowded = vm_steps(scope, lambda: search_page(scope))
+        # What reading the index without the tenant's range would cost: the bound below
+        # must be able to tell.
+        unscoped, matches = vm_steps(
+            scope,
+            lambda: scope.session.execute(
+                text("SELECT rowid FROM customers_fts WHERE customers_fts MATCH :q"),
+                {"q": '"kenji nakamura"'},
+            ).all(),
+        )
+
+    assert len(found_alone) == 10
+    assert found_crowded == found_alone
+    assert len(matches) == 3010
+    bound = alone * 2 + 1000
+    assert unscoped > bound, (alone, unscoped)
+    assert crowded <= bound, (alone, crowded)
