@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import Response
+from fastapi import Request, Response
 from pydantic import TypeAdapter
 
 from api.schemas import Problem
@@ -73,3 +73,18 @@ def json_response(data: Any, response: Response, status_code: int = 200) -> Resp
         media_type="application/json",
         headers=dict(response.headers),
     )
+
+
+def page_links(
+    request: Request, response: Response, *, limit: int, offset: int, has_next: bool
+) -> None:
+    """``Link: <...>; rel="next", <...>; rel="prev"`` for a page of a list (RFC 8288)."""
+    links = []
+    if has_next:
+        next_url = request.url.include_query_params(limit=limit, offset=offset + limit)
+        links.append(f'<{next_url}>; rel="next"')
+    if offset > 0:
+        prev_url = request.url.include_query_params(limit=limit, offset=max(0, offset - limit))
+        links.append(f'<{prev_url}>; rel="prev"')
+    if links:
+        response.headers["Link"] = ", ".join(links)

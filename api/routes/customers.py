@@ -15,7 +15,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response
 
 from api.deps import CallerDep, CustomerBody, DatabaseDep, WriterDep, scope
 from api.params import SearchQuery
-from api.routes import errors, header, json_response
+from api.routes import errors, header, json_response, page_links
 from api.schemas import CUSTOMER_WRITE_SCHEMA, EXAMPLE_ID, Customer, customer_wire
 from data.customers import MAX_PAGE_SIZE, SORTS, CustomerRepository, parse_sort
 from data.customers.columns import SORT_ALIASES
@@ -163,15 +163,7 @@ def list_customers(
     response.headers["X-Total-Count"] = str(page.total.value)
     if not page.total.exact:
         response.headers["X-Total-Count-Exact"] = "false"
-    links = []
-    if page.has_next:
-        next_url = request.url.include_query_params(limit=limit, offset=offset + limit)
-        links.append(f'<{next_url}>; rel="next"')
-    if offset > 0:
-        prev_url = request.url.include_query_params(limit=limit, offset=max(0, offset - limit))
-        links.append(f'<{prev_url}>; rel="prev"')
-    if links:
-        response.headers["Link"] = ", ".join(links)
+    page_links(request, response, limit=limit, offset=offset, has_next=page.has_next)
     return json_response([customer_wire(c) for c in page.items], response)
 
 

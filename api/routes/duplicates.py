@@ -20,7 +20,7 @@ from pydantic import ConfigDict, Field, JsonValue, create_model
 from starlette.exceptions import HTTPException
 
 from api.deps import CallerDep, DatabaseDep, WriterDep, body_schema, json_body, scope
-from api.routes import errors, header, json_response
+from api.routes import errors, header, json_response, page_links
 from api.schemas import EXAMPLE_ID, Customer, Wire, customer_wire
 from data.duplicates.merge import Side
 from data.duplicates.records import Reason
@@ -170,15 +170,7 @@ def list_duplicates(
     with scope(database, identity) as opened:
         page = opened.duplicates.list(min_score=min_score, limit=limit, offset=offset)
     response.headers["X-Total-Count"] = str(page.total)
-    links = []
-    if page.has_next:
-        next_url = request.url.include_query_params(limit=limit, offset=offset + limit)
-        links.append(f'<{next_url}>; rel="next"')
-    if offset > 0:
-        prev_url = request.url.include_query_params(limit=limit, offset=max(0, offset - limit))
-        links.append(f'<{prev_url}>; rel="prev"')
-    if links:
-        response.headers["Link"] = ", ".join(links)
+    page_links(request, response, limit=limit, offset=offset, has_next=page.has_next)
     return json_response([_pair(view) for view in page.items], response)
 
 

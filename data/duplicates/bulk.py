@@ -19,9 +19,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
-from sqlalchemy import Select, Table, and_, bindparam, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, select, update
 
 from data.duplicates import lookup, store
 from data.duplicates.finder import FoundPairs, PassStats, find_pairs
@@ -132,20 +132,24 @@ def after_import(
     if touched * 2 >= int(total or 0):
         return rebuild(scope, settings=settings)
 
-    def within(key: BlockKey) -> Select[Any]:
+    def values(key: BlockKey) -> list[str]:
+        """The distinct values of ``key`` among the import's customers."""
         column = C[key.value]
-        return (
-            select(column)
-            .select_from(CUSTOMERS)
-            .join(
-                cast("Table", ImportChange.__table__),
-                and_(IC.tenant_id == C.tenant_id, IC.customer_id == C.id),
-            )
-            .where(of_import, C.tenant_id == tenant, column.is_not(None))
+        return list(
+            session.execute(
+                select(column)
+                .distinct()
+                .select_from(CUSTOMERS)
+                .join(
+                    cast("Table", ImportChange.__table__),
+                    and_(IC.tenant_id == C.tenant_id, IC.customer_id == C.id),
+                )
+                .where(of_import, C.tenant_id == tenant, column.is_not(None))
+            ).scalars()
         )
 
     found = find_pairs(
-        lambda key: lookup.stream(session, tenant, key, settings, within=within(key)), settings
+        lambda key: lookup.stream(session, tenant, key, settings, values=values(key)), settings
     )
     store.forget_open_of(session, tenant, select(IC.customer_id).where(of_import))
     return _saved(scope, found, BulkResult(whole_tenant=False), started)

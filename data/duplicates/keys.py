@@ -165,7 +165,9 @@ def fold_words(text: str) -> list[str]:
         return [_UMLAUT_SPELLING.sub(r"\1", word) for word in folded.translate(_ASCII).split()]
     kept: list[str] = []
     base = 0
-    for ch in unicodedata.normalize("NFKD", folded):
+    # Compatibility forms may decompose into capitals (U+1F110 is "(A)"): fold again.
+    decomposed = unicodedata.normalize("NFKD", folded).casefold().translate(_LETTERS)
+    for ch in unicodedata.normalize("NFKD", decomposed):
         kind = unicodedata.category(ch)[0]
         if kind == "M":
             if base >= _STRIP_MARKS_BELOW:

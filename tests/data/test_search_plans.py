@@ -73,6 +73,13 @@ def vm_steps(scope: Any, run: Any) -> tuple[int, Any]:
     return steps[0], result
 
 
+def merge_index_segments(scope_of: Any, tenant: Any) -> None:
+    """FTS5's segment layout changes with every write and moves the figure by thousands of
+    instructions either way; measured on one merged segment, only the rows count."""
+    with scope_of(tenant, write=True) as scope:
+        scope.session.execute(text("INSERT INTO customers_fts (customers_fts) VALUES ('optimize')"))
+
+
 def search_page(scope: Any) -> list[str]:
     page = CustomerRepository(scope).list(search="kenji nakamura", sort="name", limit=20)
     return [customer.id for customer in page.items]
@@ -82,8 +89,7 @@ def test_sqlite_search_work_does_not_grow_with_other_tenants_matches(
     backend: str, tenant: Any, other_tenant: Any, customers_of: Any, scope_of: Any
 ) -> None:
     """Issue 13: on SQLite the FTS index spans every tenant; a tenant's search reads only
-    its own rowid range of it, so 3,000 matching customers next door cost it nothing
-    that grows with them (the index's segment layout moves the figure a little)."""
+    its own rowid range of it, so 3,000 matching customers next door cost it nothing."""
     if backend != "sqlite":
         pytest.skip("the full-text index is SQLite's (PostgreSQL filters by tenant in RLS)")
     with customers_of(tenant, write=True) as repository:
@@ -91,11 +97,13 @@ def test_sqlite_search_work_does_not_grow_with_other_tenants_matches(
             if index % 4 == 0:
                 record = record | {"name": f"Kenji Nakamura {index:02d}"}
             repository.create(record)
+    merge_index_segments(scope_of, tenant)
     with scope_of(tenant) as scope:
         alone, found_alone = vm_steps(scope, lambda: search_page(scope))
     with customers_of(other_tenant, write=True) as repository:
         for index, record in enumerate(customers(3000, seed=6)):
             repository.create(record | {"name": f"Kenji Nakamura {index:04d}"})
+    merge_index_segments(scope_of, tenant)
     with scope_of(tenant) as scope:
         crowded, found_crowded = vm_steps(scope, lambda: search_page(scope))
         # What reading the index without the tenant's range would cost: the bound below
@@ -111,6 +119,7 @@ def test_sqlite_search_work_does_not_grow_with_other_tenants_matches(
     assert len(found_alone) == 10
     assert found_crowded == found_alone
     assert len(matches) >= 3010  # other tests of this database may add more
-    bound = alone * 2 + 1000
+    bound = alone * 1.2 + 500
     assert unscoped > bound, (alone, unscoped)
+    print(f"VM instructions: alone {alone}, beside 3,000 matches {crowded}, unscoped {unscoped}")
     assert crowded <= bound, (alone, crowded)
