@@ -61,21 +61,30 @@ def measure(command: list[str], env: dict[str, str]) -> tuple[float, float, int,
     """Run ``command``; (seconds, peak RSS in MB, exit code, stdout, stderr).
 
     The peak is the larger of the whole tree's summed RSS (sampled every 0.2 s) and the
-    command's own peak as the kernel counted it (``wait4``: exact, even for a short run).
+    command's own peak as the kernel counted it, read by ``/usr/bin/time`` (exact, even
+    for a short run).  Not this process's ``wait4``: a child's ``ru_maxrss`` keeps the
+    peak of the process it was forked from across ``exec``, so it would report the
+    bench's own memory.
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with (
+        tempfile.TemporaryFile() as out,
+        tempfile.TemporaryFile() as err,
+        tempfile.NamedTemporaryFile("r", suffix=".maxrss") as maxrss,
+    ):
         start = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=err)
+        timed = ["/usr/bin/time", "-f", "%M", "-o", maxrss.name, *command]
+        process = subprocess.Popen(timed, env=env, stdout=out, stderr=err)
         sampler = TreeMemory(process.pid)
         sampler.start()
-        _, status, usage = os.wait4(process.pid, 0)
+        process.wait()
         elapsed = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
         sampler.done.set()
         sampler.join()
         out.seek(0)
         err.seek(0)
-        peak = max(sampler.peak_rss / 1024, usage.ru_maxrss / 1024)
+        lines = [line for line in maxrss.read().splitlines() if line.strip().isdigit()]
+        own_kb = int(lines[-1]) if lines else 0
+        peak = max(sampler.peak_rss / 1024, own_kb / 1024)
         return elapsed, peak, process.returncode, out.read().decode(), err.read().decode()
 
 
