@@ -24,8 +24,9 @@ Within a group of ``n``:
   chunk is a range of names, so similar names mostly share a chunk.  ``PassStats``
   counts such groups, so the caller can say so.
 
-Free-mail domains (``FinderSettings.shared_domains``) are skipped in the domain pass;
-the query may filter them out itself.  ``pairs_for`` is the incremental form: one changed
+Free-mail domains (``FinderSettings.shared_domains``) and domains of more than
+``max_domain`` customers are skipped in the domain pass; the query may filter the
+former out itself.  ``pairs_for`` is the incremental form: one changed
 customer against the customers that share any key with it (``lookup_keys``).
 """
 
@@ -107,7 +108,7 @@ def pairs_in_pass(
     stats = stats if stats is not None else PassStats()
     current: str | None = None
     members: list[Candidate] = []
-    chunked = False
+    chunked = skipping = False
     for row in rows:
         value = row.key(key)
         if value != current:
@@ -115,11 +116,20 @@ def pairs_in_pass(
                 yield from _flush(members, key, settings, stats, whole=not chunked)
             else:  # most groups are one customer: no generator for them
                 stats.rows += len(members)
-            current, members, chunked = value, [], False
-        if value is None or (key is BlockKey.DOMAIN and value in settings.shared_domains):
+            current, members, chunked, skipping = value, [], False, False
+        if (
+            skipping
+            or value is None
+            or (key is BlockKey.DOMAIN and value in settings.shared_domains)
+        ):
             stats.skipped_rows += 1
             continue
         members.append(row)
+        if key is BlockKey.DOMAIN and len(members) > settings.max_domain:
+            # A shared domain after all (``FinderSettings.max_domain``): skip the group.
+            stats.skipped_rows += len(members)
+            members, skipping = [], True
+            continue
         if len(members) == settings.max_group:  # read on in chunks; pairs across are lost
             stats.chunked_groups += not chunked
             chunked = True

@@ -106,6 +106,9 @@ def sharing(
     (a similar name far away in a group of hundreds) the next rebuild finds.
     """
     wanted = lookup_keys(changed, settings)
+    domain = wanted.get(BlockKey.DOMAIN)
+    if domain is not None and _group_exceeds(session, tenant_id, domain, settings.max_domain):
+        del wanted[BlockKey.DOMAIN]  # a shared domain, as the bulk pass skips it
     if not wanted:
         return []
     values: dict[str, Any] = {
@@ -123,6 +126,19 @@ def sharing(
     for row in session.execute(query, values):
         seen.setdefault(row.id, candidate(row))
     return list(seen.values())
+
+
+def _group_exceeds(session: Session, tenant_id: str, domain: str, limit: int) -> bool:
+    """Whether more than ``limit`` customers of the tenant have this email domain (an index
+    seek reading at most ``limit + 1`` entries)."""
+    first_over = session.execute(
+        select(C.id)
+        .where(C.tenant_id == tenant_id, C.email_domain == domain)
+        .order_by(C.email_domain, C.name_key)
+        .offset(limit)
+        .limit(1)
+    ).first()
+    return first_over is not None
 
 
 @functools.cache

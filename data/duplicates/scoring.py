@@ -68,6 +68,11 @@ class FinderSettings:
     window: int = 30  # above it: each name against its next ``window`` in two orders
     max_group: int = 50_000  # rows of one group held in memory; larger ones are chunked
     shared_domains: frozenset[str] = FREE_MAIL_DOMAINS
+    # A domain shared by more customers of the tenant is a provider's or a very large
+    # organisation's (a university, an ISP, a reseller's placeholder): like a free-mail
+    # domain, it no longer suggests that two similar names are one customer.  Without
+    # this, a list where a few domains hold thousands each paired every common name there.
+    max_domain: int = 1_000
     min_score: int = 0  # pairs scoring less are not reported
     workers: int = 1  # threads for rapidfuzz's matrix (-1: every core)
     # After one write: per key, the customers read on each side of the changed one's name
@@ -83,6 +88,8 @@ class FinderSettings:
             raise ValueError("name_threshold must be above 0 and at most 100.")
         if not 1 <= self.max_block < self.max_group or self.exact_limit < 2 or self.window < 1:
             raise ValueError("Need 1 <= max_block < max_group, exact_limit >= 2, window >= 1.")
+        if self.max_domain < 2:
+            raise ValueError("max_domain must be at least 2.")
         if self.nearest < self.max_block or self.nearest_names < 1:
             raise ValueError("nearest must be at least max_block, nearest_names at least 1.")
 

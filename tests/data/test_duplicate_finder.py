@@ -270,10 +270,30 @@ def test_above_the_exact_limit_near_identical_names_are_still_found() -> None:
     ]
     rows = crowd + [c for pair in planted for c in pair]
     stats = PassStats()
-    settings = FinderSettings(exact_limit=2000)
+    settings = FinderSettings(exact_limit=2000, max_domain=5000)
     found = {p.ids for p in pairs_in_pass(iter(rows), BlockKey.DOMAIN, settings, stats)}
     assert {(a.id, b.id) for a, b in planted} <= found
     assert stats.comparisons < 3008 * 2 * settings.window  # not 4.5 M
+
+
+def test_a_domain_of_more_than_max_domain_customers_is_a_shared_one() -> None:
+    """Thousands at one domain (a provider, a university): similar names there are no
+    evidence, as at a free-mail domain; a smaller company's domain still is."""
+    big = [customer(f"b{i:04}", name="Anna Schmidt", email=f"a{i}@uni.example") for i in range(40)]
+    small = [
+        customer("s1", name="Jürgen Groß", email="jg@firma.example"),
+        customer("s2", name="Juergen Gross", email="j.gross@firma.example"),
+    ]
+    rows = sorted(big + small, key=lambda c: (c.email_domain or "", c.name_key))
+    stats = PassStats()
+    settings = FinderSettings(max_domain=30)
+    found = {p.ids for p in pairs_in_pass(iter(rows), BlockKey.DOMAIN, settings, stats)}
+    assert found == {("s1", "s2")}
+    assert stats.skipped_rows == 40
+    # At most max_domain customers at uni.example, and every pair of its namesakes is one.
+    fewer = sorted(small + big[:30], key=lambda c: (c.email_domain or "", c.name_key))
+    kept = {p.ids for p in pairs_in_pass(iter(fewer), BlockKey.DOMAIN, settings, PassStats())}
+    assert len(kept) == 30 * 29 // 2 + 1
 
 
 def test_find_pairs_streams_each_pass_from_the_callers_query() -> None:
