@@ -59,9 +59,13 @@ def _url(db: Path) -> str:
 
 def load(db: Path | str, rows: int, seed: int) -> tuple[int, float, float]:
     """Seed the tenant; (customers written, seconds of key computation, seconds to seed)."""
+    from data.db import reset_databases
     from data.duplicates.keys import duplicate_keys
     from data.duplicates.synthetic import synthetic_customers
 
+    # A database of this URL may be cached with pooled connections to a file that was
+    # removed since (the bench removes it between repetitions): they would write there.
+    reset_databases()
     url = db if isinstance(db, str) else _url(db)
     originals = round(rows / (1 + DUPLICATE_RATE))
     started = time.perf_counter()
