@@ -17,27 +17,78 @@ imports ``data.keys``, which imports ``keys`` here):
 * ``bulk``: a tenant's pairs rebuilt, or an import's found.
 """
 
-from data.duplicates.finder import (
-    FoundPairs,
-    PassStats,
-    find_pairs,
-    find_pairs_in_memory,
-    lookup_keys,
-    pairs_for,
-    pairs_in_pass,
-)
-from data.duplicates.keys import (
-    DUPLICATE_KEYS,
-    address_key,
-    duplicate_keys,
-    email_canonical,
-    email_domain,
-    name_key,
-    phone_key,
-)
-from data.duplicates.providers import FREE_MAIL_DOMAINS
-from data.duplicates.records import STRONG_KEYS, BlockKey, Candidate, Pair, Reason
-from data.duplicates.scoring import DEFAULT_SETTINGS, FinderSettings, evaluate, name_similarity
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from data.duplicates.finder import (
+        FoundPairs,
+        PassStats,
+        find_pairs,
+        find_pairs_in_memory,
+        lookup_keys,
+        pairs_for,
+        pairs_in_pass,
+    )
+    from data.duplicates.keys import (
+        DUPLICATE_KEYS,
+        address_key,
+        duplicate_keys,
+        email_canonical,
+        email_domain,
+        name_key,
+        phone_key,
+    )
+    from data.duplicates.providers import FREE_MAIL_DOMAINS
+    from data.duplicates.records import STRONG_KEYS, BlockKey, Candidate, Pair, Reason
+    from data.duplicates.scoring import DEFAULT_SETTINGS, FinderSettings, evaluate, name_similarity
+
+# Where each name lives.  The package loads a module when one of its names is first used
+# (PEP 562): a write path needs ``keys`` only, and ``finder`` brings rapidfuzz and NumPy
+# (0.1 s of every start-up of an export, a validation worker or a CLI command).
+_HOMES = {
+    **dict.fromkeys(
+        (
+            "FoundPairs",
+            "PassStats",
+            "find_pairs",
+            "find_pairs_in_memory",
+            "lookup_keys",
+            "pairs_for",
+            "pairs_in_pass",
+        ),
+        "finder",
+    ),
+    **dict.fromkeys(
+        (
+            "DUPLICATE_KEYS",
+            "address_key",
+            "duplicate_keys",
+            "email_canonical",
+            "email_domain",
+            "name_key",
+            "phone_key",
+        ),
+        "keys",
+    ),
+    "FREE_MAIL_DOMAINS": "providers",
+    **dict.fromkeys(("STRONG_KEYS", "BlockKey", "Candidate", "Pair", "Reason"), "records"),
+    **dict.fromkeys(
+        ("DEFAULT_SETTINGS", "FinderSettings", "evaluate", "name_similarity"), "scoring"
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "DEFAULT_SETTINGS",

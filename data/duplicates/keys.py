@@ -61,20 +61,30 @@ def phone_key(phone: str | None, region: str | None = None) -> str | None:
     return digits if len(digits) >= MIN_DIGITS else None
 
 
+# In ASCII text the decimal digits are 0-9: every other character is deleted.
+_ASCII_NON_DIGITS = str.maketrans(dict.fromkeys(chr(c) for c in range(128) if not 48 <= c <= 57))
+
+
 def _digits(text: str) -> str:
+    """The decimal digits of ``text`` in any script (``٠١٢`` is ``012``), as ASCII."""
+    if text.isascii():
+        return text.translate(_ASCII_NON_DIGITS)
     found = (unicodedata.decimal(ch, None) for ch in text)
     return "".join(str(d) for d in found if d is not None)
 
 
 def _parse(phone: str, digits: str, region: str | None) -> str | None:
     attempts: list[tuple[str, str | None]] = []
-    region = region.upper() if region else None
-    if region in phonenumbers.SUPPORTED_REGIONS:
-        attempts.append((phone, region))
     if phone.lstrip(" (").startswith("+"):
+        # After a "+" the number names its country: the default region changes nothing
+        # in the parse (checked for every region), so one attempt is the whole answer.
         attempts.append((phone, None))
-    elif digits.startswith("00"):
-        attempts.append(("+" + digits[2:], None))
+    else:
+        region = region.upper() if region else None
+        if region in phonenumbers.SUPPORTED_REGIONS:
+            attempts.append((phone, region))
+        if digits.startswith("00"):
+            attempts.append(("+" + digits[2:], None))
     for text, default_region in attempts:
         try:
             number = phonenumbers.parse(text, default_region)
@@ -116,9 +126,11 @@ def email_canonical(email: str) -> str:
 
 def email_domain(email: str | None) -> str | None:
     """The canonical domain of an address (``googlemail.com`` → ``gmail.com``), or None."""
-    if not email:
-        return None
-    local, at, domain = email_canonical(email).rpartition("@")
+    return _domain_of(email_canonical(email)) if email else None
+
+
+def _domain_of(canonical: str) -> str | None:
+    local, at, domain = canonical.rpartition("@")
     return domain if at and local and domain else None
 
 
@@ -134,7 +146,8 @@ _LETTERS = str.maketrans(
     }
 )
 # German transliteration: ä/ö/ü are written ae/oe/ue.  After accents are stripped ü is u,
-# so "ue" (and "uee", a typo's run) folds to u, likewise for a and o.
+# so "ue" (and "uee", a typo's run) folds to u, likewise for a and o.  It matches letters
+# only, never across the spaces between words: one substitution serves the whole text.
 _UMLAUT_SPELLING = re.compile(r"([aou])e+")
 # Marks are stripped from Latin, Greek and Cyrillic letters, whose accents people drop
 # when they type without them; kept elsewhere (a kana voicing mark or a Devanagari vowel
@@ -162,7 +175,7 @@ def fold_words(text: str) -> list[str]:
     """
     folded = text.casefold().translate(_LETTERS)
     if folded.isascii():  # most names and addresses: no marks to strip, nothing to compose
-        return [_UMLAUT_SPELLING.sub(r"\1", word) for word in folded.translate(_ASCII).split()]
+        return _UMLAUT_SPELLING.sub(r"\1", folded.translate(_ASCII)).split()
     kept: list[str] = []
     base = 0
     # Compatibility forms may decompose into capitals (U+1F110 is "(A)"): fold again.
@@ -177,7 +190,7 @@ def fold_words(text: str) -> list[str]:
         base = ord(ch) if kind in "LN" else 0
         kept.append(ch if kind in "LN" else " ")
     plain = unicodedata.normalize("NFC", "".join(kept))
-    return [_UMLAUT_SPELLING.sub(r"\1", word) for word in plain.split()]
+    return _UMLAUT_SPELLING.sub(r"\1", plain).split()
 
 
 def name_key(name: str | None) -> str:
@@ -279,10 +292,11 @@ def duplicate_keys(values: Mapping[str, str | None], region: str | None) -> dict
     its ``KEY_LIMITS``.
     """
     email = values.get("email")
+    canonical = email_canonical(email) if email else None
     keys = {
         "phone_key": phone_key(values.get("phone"), region),
-        "email_canon": email_canonical(email) if email else None,
-        "email_domain": email_domain(email),
+        "email_canon": canonical,
+        "email_domain": _domain_of(canonical) if canonical else None,
         "name_key": name_key(values.get("name")) or None,
         "address_key": address_key(values.get("address")),
     }

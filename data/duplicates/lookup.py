@@ -4,8 +4,9 @@ Both read only the key columns, through the indexes of migration 0004
 ``(tenant_id, <key>, name_key) WHERE <key> IS NOT NULL``:
 
 * ``stream(...)``: one pass of the bulk finder, ``ORDER BY <key>, name_key``, streamed
-  (``yield_per``), optionally only the groups of some values (those of an import's
-  customers, ``VALUES_PER_QUERY`` at a time);
+  (``yield_per``): only the groups of values that two or more customers share
+  (``shared_values``), optionally only of some values (those of an import's customers),
+  ``VALUES_PER_QUERY`` at a time;
 * ``sharing(...)``: after one write, the customers sharing any key with the changed one,
   in one round trip (a statement built once per set of keys): per key the ``nearest``
   names on either side of its name, which is every member of a group up to that size.
@@ -17,7 +18,7 @@ import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Select, and_, bindparam, select, union_all
+from sqlalchemy import Select, and_, bindparam, func, select, union_all
 from sqlalchemy.orm import Session
 
 from data.duplicates.finder import lookup_keys
@@ -63,30 +64,61 @@ def stream(
     *,
     values: Sequence[str] | None = None,
 ) -> Iterator[Candidate]:
-    """The tenant's customers having ``key``, equal values adjacent, names in order.
+    """The tenant's customers in groups that can hold a pair: equal values adjacent, names
+    in order.
 
+    A value held by one customer makes no pair, and most values are held by one (a
+    phone, an email); so the database first names the values that two or more share
+    (``shared_values``, an index-only count), and only their customers are read.
     ``values``: only the groups of these values (an import's); free-mail domains are
     left out of the domain pass here already.
     """
     column = C[key.value]
     query = select(*KEY_COLUMNS).where(C.tenant_id == tenant_id, column.is_not(None))
-    if key is BlockKey.DOMAIN and settings.shared_domains:
-        query = query.where(column.not_in(sorted(settings.shared_domains)))
     query = query.order_by(column, C.name_key)
-    if values is None:
-        chunks: list[Any] = [query]
-    else:
-        wanted = sorted(set(values))
-        chunks = [
-            query.where(column.in_(wanted[start : start + VALUES_PER_QUERY]))
-            for start in range(0, len(wanted), VALUES_PER_QUERY)
-        ]
+    wanted = shared_values(session, tenant_id, key, settings, values=values)
     # Each chunk holds whole groups (a value is in one chunk only), so equal values stay
     # adjacent across chunks.
-    for chunk in chunks:
+    for start in range(0, len(wanted), VALUES_PER_QUERY):
+        chunk = query.where(column.in_(wanted[start : start + VALUES_PER_QUERY]))
         result = session.execute(chunk, execution_options={"yield_per": STREAM_BATCH})
         for row in result:
             yield candidate(row)
+
+
+def shared_values(
+    session: Session,
+    tenant_id: str,
+    key: BlockKey,
+    settings: FinderSettings = DEFAULT_SETTINGS,
+    *,
+    values: Sequence[str] | None = None,
+) -> list[str]:
+    """The values of ``key`` (of ``values``, when given) that two or more of the tenant's
+    customers share, in order: one pass over the key's index, no row read.
+
+    The domain pass also leaves out the free-mail domains and a domain of more than
+    ``max_domain`` customers, which ``pairs_in_pass`` would skip after reading it (exactly
+    so while ``max_domain < max_group``: a larger group is never chunked first).
+    """
+    column = C[key.value]
+    query = select(column).where(C.tenant_id == tenant_id, column.is_not(None))
+    count = func.count()
+    bounds = [count > 1]
+    if key is BlockKey.DOMAIN:
+        if settings.shared_domains:
+            query = query.where(column.not_in(sorted(settings.shared_domains)))
+        if settings.max_domain < settings.max_group:
+            bounds.append(count <= settings.max_domain)
+    query = query.group_by(column).having(*bounds)
+    if values is None:
+        return sorted(session.execute(query).scalars())
+    distinct = sorted(set(values))
+    found: list[str] = []
+    for start in range(0, len(distinct), VALUES_PER_QUERY):
+        chunk = distinct[start : start + VALUES_PER_QUERY]
+        found += session.execute(query.where(column.in_(chunk))).scalars()
+    return sorted(found)
 
 
 def sharing(

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from data.duplicates.keys import (
     DUPLICATE_KEYS,
     KEY_LIMITS,
+    _digits,
     address_key,
     duplicate_keys,
     email_canonical,
@@ -73,6 +74,30 @@ def test_a_fallback_key_never_looks_like_an_e164_key() -> None:
     fallback = phone_key("+34 567 1234567", None)
     assert fallback is not None
     assert not fallback.startswith("+")
+
+
+@given(
+    country=st.sampled_from(["1", "7", "33", "39", "44", "49", "81", "55", "15", "59"]),
+    number=st.integers(min_value=10_000, max_value=99_999_999_999_999),
+    separator=st.sampled_from([" ", "-", ".", "", " ("]),
+    region=st.sampled_from(["DE", "US", "GB", "FR", "JP", "BR", None]),
+)
+def test_an_international_number_has_one_key_whatever_the_tenants_region(
+    country: str, number: int, separator: str, region: str | None
+) -> None:
+    # Tenants in different countries must agree on "+49 …": the importer reads it once,
+    # without the region, and that must be the key the region would have given.
+    digits = str(number)
+    phone = f"+{country}{separator}{digits[:3]} {digits[3:]}"
+    assert phone_key(phone, region) == phone_key(phone, None)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=0x7F)))
+def test_digits_of_ascii_text_are_its_0_to_9(text: str) -> None:
+    # The ASCII fast path and the general one (every script's decimal digits) agree.
+    expected = "".join(ch for ch in text if "0" <= ch <= "9")
+    assert _digits(text) == expected
+    assert _digits(text + "٠") == expected + "0"
 
 
 def test_different_numbers_have_different_keys() -> None:
