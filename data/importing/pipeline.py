@@ -310,6 +310,7 @@ class _Import:
             batch_bytes=self.batch_bytes,
             parallel_min_bytes=self.parallel_min_bytes,
             region=self.scope.phone_region,
+            copy=stage.dialect == "postgresql",
         ):
             lo, hi = raw[0][0], raw[-1][0]
             stage.add(valid, errors)

@@ -36,7 +36,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 from sqlalchemy.sql import Executable
 
 from data.importing.results import MAX_ERRORS, RowError
-from data.importing.validation import STAGED_COLUMNS, STORED, ErrorRow, StagedRow
+from data.importing.validation import STAGED_COLUMNS, STORED, CopyText, ErrorRow, Valid
 from data.models import COUNTS
 
 SQLITE_CACHE_MB = 32  # page cache of the database file while importing (SQLite)
@@ -133,22 +133,29 @@ class Stage:
 
     # -- loading ---------------------------------------------------------------------
 
-    def add(self, valid: Sequence[StagedRow], errors: Sequence[ErrorRow]) -> None:
-        """Stage a batch: its valid rows and its errors."""
+    def add(self, valid: Valid, errors: Sequence[ErrorRow]) -> None:
+        """Stage a batch: its valid rows (PostgreSQL: ``CopyText`` or rows) and its errors."""
         if self.dialect == "postgresql":
             self._copy(IMPORT_ROWS.name, STAGED_COLUMNS, valid)
             self._copy(IMPORT_ERRORS.name, ERROR_COLUMNS, errors)
+        elif isinstance(valid, CopyText):
+            raise TypeError("SQLite stages rows, not COPY text")
         else:
             self._insert_many(IMPORT_ROWS.name, STAGED_COLUMNS, valid)
             self._insert_many(IMPORT_ERRORS.name, ERROR_COLUMNS, errors)
 
-    def _copy(self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    def _copy(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]] | CopyText
+    ) -> None:
         if not rows:
             return
         with (
             self.raw.cursor() as cursor,
             cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy,
         ):
+            if isinstance(rows, CopyText):
+                copy.write(rows.text)
+                return
             for row in rows:
                 copy.write_row(row)
 

@@ -14,6 +14,7 @@ from data.importing import ImportMode, ImportSummary, import_file, preview, undo
 from data.importing.columns import TARGETS, guess_field
 from data.keys import DERIVED_KEYS, derived_keys
 from data.models import ImportChange
+from data.schemas import validate_customer
 from tests.data.csv_corpus import READABLE, UNREADABLE, Case, big_csv, csv_text
 
 
@@ -619,3 +620,45 @@ def test_undo_puts_back_the_email_as_it_was_written(
     assert fields(stored(customers_of, tenant)) == [
         {"name": "Ann", "email": "Ann.Lee@Example.com", "phone": None, "address": None}
     ]
+
+
+@pytest.mark.parametrize("workers", [False, True], ids=["in-process", "workers"])
+def test_text_the_staging_format_escapes_is_stored_exactly_as_the_form_stores_it(
+    run: Any, tenant: Any, customers_of: Any, workers: bool
+) -> None:
+    """Backslashes, a literal ``\\N``, tabs, carriage returns and line breaks inside
+    fields, empty optional fields and other scripts: PostgreSQL stages rows in COPY's
+    text format, where each of these means something; what is stored must be what the
+    form would store."""
+    records = [
+        {
+            "name": "Back\\slash \\N O'Neil",
+            "email": "bs@example.com",
+            "phone": "\\N",
+            "address": "C:\\temp\\new\tfolder",
+        },
+        {
+            "name": "Line\tTab",
+            "email": "tab@example.com",
+            "phone": "",
+            "address": "First line\r\nSecond line\nThird \\n not a break",
+        },
+        {
+            "name": "Ünïcødé 山田 太郎",
+            "email": "u@example.com",
+            "phone": "+49 151 1234567",
+            "address": "",
+        },
+    ]
+    rows = [["name", "email", "phone", "address"]]
+    rows += [[r["name"], r["email"], r["phone"], r["address"]] for r in records]
+    summary = run(tenant, csv_text(rows), parallel_min_bytes=0 if workers else 1 << 40)
+    assert summary.line() == "created=3 updated=0 skipped=0 invalid=0"
+    expected = sorted(
+        (validate_customer(record).fields() for record in records), key=lambda r: r["email"]
+    )
+    assert fields(stored(customers_of, tenant)) == expected
+    with customers_of(tenant) as repository:
+        keys = {c.email: c for c in repository.iter_all()}
+    assert keys["bs@example.com"].values["phone"] == "\\N"
+    assert keys["tab@example.com"].values["phone"] is None
