@@ -14,7 +14,10 @@ Steps, signed in as an editor of the big tenant:
 * the next page; a deep jump (a page number typed into "Go to page"); the last page;
 * a search; a deep jump right after a rename (the name order's anchors recomputed: cold).
 
-Warm steps are repeated and the median reported.
+Warm steps are repeated and the median reported.  Opening the page has an anchor, timed
+in the same round just before it: a new tab of ``minimal_page.py``, a page of nothing but
+a 50-row ``st.data_editor`` served the same way, which is what Streamlit and Chromium
+cost on this machine before any of our work.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 APP = "[data-testid=stApp]"
+MINIMAL_PAGE = PROJECT_DIR / "bench" / "minimal_page.py"
+MINIMAL_EMAIL = "anchor0@example.com"  # minimal_page.FIRST_EMAIL
 TIMEOUT_MS = 120_000
 COOKIE = "inventory_pro_session"
 
@@ -70,10 +75,14 @@ class Step:
 class BrowserFigures:
     database: str
     steps: dict[str, Step] = field(default_factory=dict)
+    anchors: dict[str, Step] = field(default_factory=dict)  # by step, where it has one
     note: str = ""
 
     def add(self, name: str, seconds: float) -> None:
         self.steps.setdefault(name, Step(name)).samples.append(seconds)
+
+    def add_anchor(self, name: str, seconds: float) -> None:
+        self.anchors.setdefault(name, Step(name)).samples.append(seconds)
 
 
 def available() -> str | None:
@@ -127,6 +136,8 @@ def measure(
     size = 50
     pages = max(1, -(-rows // size))
     dashboard = StreamlitServer(database_url).start()
+    # The anchor of "open": a page of just the grid (``minimal_page.py``), same server.
+    minimal = StreamlitServer(database_url, script=str(MINIMAL_PAGE)).start()
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(
@@ -160,6 +171,12 @@ def measure(
                     raise SystemExit("bench: the browser never stored the session cookie")
                 page.wait_for_timeout(50)
             page.wait_for_timeout(1000)
+            # The anchor's page loaded once too, so that both open from a warm cache.
+            warm = context.new_page()
+            warm.goto(minimal.url)
+            warm.wait_for_function(
+                _SHOWS, arg=[MINIMAL_EMAIL, ""], polling="raf", timeout=TIMEOUT_MS
+            )
 
             def main() -> Any:
                 return page.get_by_test_id("stMain")
@@ -177,6 +194,16 @@ def measure(
             deep = [pages // 3, pages // 2 + 7, pages * 2 // 3]
             for attempt in range(repeat):
                 progress(f"    {label}: browser round {attempt + 1} of {repeat}")
+                anchor_tab = context.new_page()
+                started = time.perf_counter()
+                anchor_tab.goto(minimal.url)
+                anchor_tab.wait_for_function(
+                    _SHOWS, arg=[MINIMAL_EMAIL, ""], polling="raf", timeout=TIMEOUT_MS
+                )
+                figures.add_anchor(
+                    "open the Customers page (new tab, signed in)", time.perf_counter() - started
+                )
+                anchor_tab.close()
                 tab = context.new_page()
                 started = time.perf_counter()
                 tab.goto(dashboard.url)
@@ -233,4 +260,5 @@ def measure(
             browser.close()
     finally:
         dashboard.close()
+        minimal.close()
     return figures
