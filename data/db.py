@@ -59,6 +59,9 @@ THROTTLE_KEYS_SETTING = "app.throttle_keys"
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 BEGIN_RETRIES = 4
+# Statements of every PostgreSQL transaction, built once (see ``_start`` and ``_set_tenant``).
+LOCK_COUNTS = text("SELECT 1 FROM customer_counts WHERE tenant_id = :tenant FOR UPDATE")
+SET_LOCAL = text("SELECT set_config(:name, :value, true)")
 
 
 class _NoResultRows(logging.Filter):
@@ -264,10 +267,7 @@ class Database:
         """
         connection = session.connection()
         if writing_tenant is not None and self.dialect == "postgresql":
-            connection.execute(
-                text("SELECT 1 FROM customer_counts WHERE tenant_id = :tenant FOR UPDATE"),
-                {"tenant": writing_tenant},
-            )
+            connection.execute(LOCK_COUNTS, {"tenant": writing_tenant})
 
     def unavailable(self, exc: DBAPIError) -> Unavailable:
         exc = first_failure(exc)
@@ -392,7 +392,7 @@ def _set_tenant(session: Session, _tx: SessionTransaction, connection: Connectio
     if connection.dialect.name != "postgresql":
         return
     connection.execute(
-        text("SELECT set_config(:name, :value, true)"),
+        SET_LOCAL,
         {"name": TENANT_SETTING, "value": session.info.get("tenant_id") or ""},
     )
 
@@ -412,9 +412,7 @@ def enter_tenant(session: Session, tenant_id: str) -> None:
 def set_local(session: Session, name: str, value: str) -> None:
     """Set a transaction-local setting on PostgreSQL (no-op on SQLite)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(
-            text("SELECT set_config(:name, :value, true)"), {"name": name, "value": value}
-        )
+        session.execute(SET_LOCAL, {"name": name, "value": value})
 
 
 # --- one Database per URL per process ----------------------------------------------

@@ -10,6 +10,7 @@ work, never from an object kept from an earlier request or run.
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -20,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from data.errors import Unauthenticated
 from data.identity import Actor, Identity, Permission, Role
-from data.models import Credential, User, utcnow
+from data.models import Credential, Tenant, User, utcnow
 
 if TYPE_CHECKING:
     from data.audit import AuditLog
@@ -34,15 +35,33 @@ SESSION_ENDED = "Your session has ended; please sign in again."
 ACCOUNT_GONE = "Your account no longer exists; please contact your admin."
 
 
+class Unread(enum.Enum):
+    """A value the scope has not read yet (``Scope(phone_region=...)``)."""
+
+    UNREAD = enum.auto()
+
+
+UNREAD = Unread.UNREAD
+
+
 class Scope:
     """One transaction of one tenant, and who acts in it (read from the database)."""
 
-    def __init__(self, session: Session, identity: Identity, actor: Actor) -> None:
+    def __init__(
+        self,
+        session: Session,
+        identity: Identity,
+        actor: Actor,
+        *,
+        phone_region: str | Unread | None = UNREAD,
+    ) -> None:
         if session.info.get("tenant_id") != identity.tenant_id:
             raise ValueError("session and identity are for different tenants")
         self.session = session
         self.identity = identity
         self.actor = actor
+        if not isinstance(phone_region, Unread):  # read with the actor, in this transaction
+            self.__dict__["phone_region"] = phone_region
 
     @property
     def tenant_id(self) -> str:
@@ -104,13 +123,19 @@ class Scope:
 
 USERS: Table = User.__table__  # type: ignore[assignment]
 CREDENTIALS: Table = Credential.__table__  # type: ignore[assignment]
+TENANTS: Table = Tenant.__table__  # type: ignore[assignment]
 
 
-def _actor_query(*, lock: bool) -> Select[tuple[str, str, str | None]]:
-    """The user of a credential that still stands: one indexed join, by primary keys."""
+def _actor_query(*, lock: bool) -> Select[tuple[str, str, str | None, str | None]]:
+    """The user of a credential that still stands: one indexed join, by primary keys.
+
+    It also reads the tenant's phone region (``Scope.phone_region``), which every write
+    of a customer needs: one statement instead of two.
+    """
     users, credentials = USERS.c, CREDENTIALS.c
+    region = select(TENANTS.c.phone_region).where(TENANTS.c.id == users.tenant_id).scalar_subquery()
     query = (
-        select(users.username, users.role, users.display_name)
+        select(users.username, users.role, users.display_name, region.label("phone_region"))
         .join(
             CREDENTIALS,
             and_(credentials.user_id == users.id, credentials.tenant_id == users.tenant_id),
@@ -137,13 +162,24 @@ USER_EXISTS = select(USERS.c.id).where(
 def load_actor(session: Session, identity: Identity, *, write: bool = False) -> Actor:
     """Who ``identity`` is now, or ``Unauthenticated`` with a sentence.
 
+    See ``read_actor``, which also gives the tenant's phone region.
+    """
+    return read_actor(session, identity, write=write)[0]
+
+
+def read_actor(
+    session: Session, identity: Identity, *, write: bool = False
+) -> tuple[Actor, str | Unread | None]:
+    """Who ``identity`` is now (or ``Unauthenticated`` with a sentence), and the tenant's
+    phone region when the same statement read it (``UNREAD`` for the operator).
+
     In a write scope on PostgreSQL the user's row is locked ``FOR SHARE`` until the end of
     the transaction: a role change or removal committed meanwhile waits for the write,
     and one committed just before is what this read sees (READ COMMITTED re-reads a row
     it waited for).  SQLite's writers take turns (``BEGIN IMMEDIATE``) anyway.
     """
     if identity.operator is not None:
-        return Actor(identity.operator, Role.ADMIN, identity.operator)
+        return Actor(identity.operator, Role.ADMIN, identity.operator), UNREAD
     if not identity.user_id or not identity.credential_id:
         raise Unauthenticated(SESSION_ENDED)
     lock = write and session.get_bind().dialect.name == "postgresql"
@@ -157,7 +193,8 @@ def load_actor(session: Session, identity: Identity, *, write: bool = False) -> 
         },
     ).first()
     if row is not None:
-        return Actor(row.username, Role(row.role), row.display_name, identity.user_id)
+        actor = Actor(row.username, Role(row.role), row.display_name, identity.user_id)
+        return actor, row.phone_region
     exists = session.execute(
         USER_EXISTS, {"tenant": identity.tenant_id, "user": identity.user_id}
     ).first()
@@ -167,4 +204,5 @@ def load_actor(session: Session, identity: Identity, *, write: bool = False) -> 
 @contextmanager
 def open_scope(database: Database, identity: Identity, *, write: bool = False) -> Iterator[Scope]:
     with database.transaction(identity.tenant_id, write=write) as session:
-        yield Scope(session, identity, load_actor(session, identity, write=write))
+        actor, region = read_actor(session, identity, write=write)
+        yield Scope(session, identity, actor, phone_region=region)
