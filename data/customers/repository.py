@@ -200,8 +200,7 @@ class CustomerRepository:
                 .offset(offset)
             )
             if term and self.dialect == "postgresql":
-                total = self.count(term)
-                rows = self.search.page(query, total, offset, limit)
+                total, rows = self.search.count_and_page(term, query, offset, limit)
             else:
                 rows = self.session.execute(query).all()
         items = [out(row) for row in rows]
