@@ -11,7 +11,7 @@ of the user (cascade), "sign out everywhere", or their absolute lifetime.
 * An **API token** is a JWT (HS256 with ``JWT_SECRET``, algorithm pinned, ``exp``, ``aud``
   and every claim below required) whose ``jti`` is its row's id.  A valid signature is
   not enough: every request's scope checks that the row still stands
-  (``data.scope.load_actor``).  The ``role`` claim is only a hint that lets the API refuse
+  (``data.scope.read_actor``).  The ``role`` claim is only a hint that lets the API refuse
   a viewer's write before reading its body; rights come from the database.
 """
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from data.db import Database
 from data.identity import Identity, Role
 from data.sample import customers
-from data.scope import Scope, load_actor
+from data.scope import Scope, read_actor
 from data.tenancy import create_tenant, find_tenant
 from data.users import create_user
 
@@ -41,7 +41,7 @@ def load_demo(database: Database, count: int = 300, seed: int = 7) -> DemoTenant
             )
             passwords[username] = password
         loader = Identity.of_operator(tenant.id, "demo")
-        repository = Scope(session, loader, load_actor(session, loader)).customers
+        repository = Scope(session, loader, *read_actor(session, loader)).customers
         for record in customers(count, seed=seed):
             repository.create(record)
     return DemoTenant(tenant.id, created=True, passwords=passwords)

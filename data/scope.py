@@ -10,7 +10,6 @@ work, never from an object kept from an earlier request or run.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
@@ -35,33 +34,21 @@ SESSION_ENDED = "Your session has ended; please sign in again."
 ACCOUNT_GONE = "Your account no longer exists; please contact your admin."
 
 
-class Unread(enum.Enum):
-    """A value the scope has not read yet (``Scope(phone_region=...)``)."""
-
-    UNREAD = enum.auto()
-
-
-UNREAD = Unread.UNREAD
-
-
 class Scope:
     """One transaction of one tenant, and who acts in it (read from the database)."""
 
     def __init__(
-        self,
-        session: Session,
-        identity: Identity,
-        actor: Actor,
-        *,
-        phone_region: str | Unread | None = UNREAD,
+        self, session: Session, identity: Identity, actor: Actor, phone_region: str | None
     ) -> None:
         if session.info.get("tenant_id") != identity.tenant_id:
             raise ValueError("session and identity are for different tenants")
         self.session = session
         self.identity = identity
         self.actor = actor
-        if not isinstance(phone_region, Unread):  # read with the actor, in this transaction
-            self.__dict__["phone_region"] = phone_region
+        # The tenant's default phone region ("DE"), read with the actor in this
+        # transaction: the phone key of every customer this scope writes is computed
+        # with it (``data.keys``).
+        self.phone_region = phone_region
 
     @property
     def tenant_id(self) -> str:
@@ -81,14 +68,6 @@ class Scope:
         """The actor, if their current role allows ``permission``; else ``Forbidden``."""
         self.actor.require(permission)
         return self.actor
-
-    @cached_property
-    def phone_region(self) -> str | None:
-        """The tenant's default phone region ("DE"), read once per scope: the phone key
-        of every customer this scope writes is computed with it (``data.keys``)."""
-        from data.tenancy import phone_region
-
-        return phone_region(self.session, self.tenant_id)
 
     @cached_property
     def duplicates(self) -> Duplicates:
@@ -159,19 +138,11 @@ USER_EXISTS = select(USERS.c.id).where(
 )
 
 
-def load_actor(session: Session, identity: Identity, *, write: bool = False) -> Actor:
-    """Who ``identity`` is now, or ``Unauthenticated`` with a sentence.
-
-    See ``read_actor``, which also gives the tenant's phone region.
-    """
-    return read_actor(session, identity, write=write)[0]
-
-
 def read_actor(
     session: Session, identity: Identity, *, write: bool = False
-) -> tuple[Actor, str | Unread | None]:
+) -> tuple[Actor, str | None]:
     """Who ``identity`` is now (or ``Unauthenticated`` with a sentence), and the tenant's
-    phone region when the same statement read it (``UNREAD`` for the operator).
+    phone region (in the same statement, for a user).
 
     In a write scope on PostgreSQL the user's row is locked ``FOR SHARE`` until the end of
     the transaction: a role change or removal committed meanwhile waits for the write,
@@ -179,7 +150,10 @@ def read_actor(
     it waited for).  SQLite's writers take turns (``BEGIN IMMEDIATE``) anyway.
     """
     if identity.operator is not None:
-        return Actor(identity.operator, Role.ADMIN, identity.operator), UNREAD
+        from data.tenancy import phone_region
+
+        actor = Actor(identity.operator, Role.ADMIN, identity.operator)
+        return actor, phone_region(session, identity.tenant_id)
     if not identity.user_id or not identity.credential_id:
         raise Unauthenticated(SESSION_ENDED)
     lock = write and session.get_bind().dialect.name == "postgresql"
@@ -204,5 +178,4 @@ def read_actor(
 @contextmanager
 def open_scope(database: Database, identity: Identity, *, write: bool = False) -> Iterator[Scope]:
     with database.transaction(identity.tenant_id, write=write) as session:
-        actor, region = read_actor(session, identity, write=write)
-        yield Scope(session, identity, actor, phone_region=region)
+        yield Scope(session, identity, *read_actor(session, identity, write=write))

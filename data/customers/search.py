@@ -148,31 +148,32 @@ class Search:
     def count(self, search: str | None = None) -> Count:
         """Matches of ``search``, up to ``count_cap`` (then a lower bound)."""
         term = (search or "").strip()
-        cap = self.count_cap
         if self.dialect == "sqlite" and len(term) >= 3:
-            n = int(self._fts(check_search(term), cap + 1, count=True).scalar_one())
-            return Count(cap, exact=False) if n > cap else Count(n)
-        capped = self.filtered(term).with_only_columns(C.id).limit(cap + 1)
-        counting = select(func.count()).select_from(capped.subquery())
+            return self._capped(
+                int(self._fts(check_search(term), self.count_cap + 1, count=True).scalar_one())
+            )
         # Through the trigram index: with its guess of a handful of matches, the planner
         # would otherwise walk the tenant's rows looking for ``cap`` of them, and read
         # them all when there are fewer (2.3 s for a term with no match in a million).
         with self.planner_off(*COUNT_PLAN):
-            n = int(self.session.execute(counting).scalar_one())
-        return Count(cap, exact=False) if n > cap else Count(n)
+            return self._capped(int(self.session.execute(self._counting(term)).scalar_one()))
+
+    def _counting(self, term: str) -> Select[Any]:
+        """The count of ``term``'s matches, stopped at ``count_cap + 1``."""
+        capped = self.filtered(term).with_only_columns(C.id).limit(self.count_cap + 1)
+        return select(func.count()).select_from(capped.subquery())
+
+    def _capped(self, n: int) -> Count:
+        return Count(self.count_cap, exact=False) if n > self.count_cap else Count(n)
 
     def count_and_page(
         self, term: str, query: Select[Any], offset: int, limit: int
     ) -> tuple[Count, Sequence[Any]]:
-        """PostgreSQL: ``count(term)`` and ``page(query, …)`` with their plans, in five
-        round trips instead of six: the settings of the count become those of the page
-        in one statement, and all are put back after the page."""
-        cap = self.count_cap
-        capped = self.filtered(term).with_only_columns(C.id).limit(cap + 1)
-        counting = select(func.count()).select_from(capped.subquery())
+        """PostgreSQL: ``count(term)`` and one page of ``query`` with the plan its number of
+        matches wants (``_page_plan``), in five round trips: the settings of the count
+        become those of the page in one statement, and all are put back after the page."""
         original = self._set_local(self._changes(COUNT_PLAN))  # as in ``count``
-        n = int(self.session.execute(counting).scalar_one())
-        total = Count(cap, exact=False) if n > cap else Count(n)
+        total = self._capped(int(self.session.execute(self._counting(term)).scalar_one()))
         plan, parallel = self._page_plan(total, offset, limit)
         wanted = self._changes(plan, parallel=parallel)
         # The count's settings the page does not want go back to what they were.
@@ -184,7 +185,17 @@ class Search:
         return total, rows
 
     def _page_plan(self, total: Count, offset: int, limit: int) -> tuple[tuple[str, ...], bool]:
-        """The plan types a search page goes without (and whether it may go parallel)."""
+        """The plan types a search page goes without, and whether it may go parallel.
+
+        More matches than ``count_cap`` and a page within them: read the sort's index
+        until the page is full.  The planner cannot estimate how many rows a substring
+        matches (it guessed 9 for the 40,000 customers named Nakamura among a million), so
+        it would read every match through the trigram index and sort them (28,000 table
+        pages, 170 ms) where the first pages are within a few thousand rows of the sort's
+        index; neither JIT compilation nor parallel workers pay for reading a page (20 ms
+        of compiling and starting).  At most ``count_cap`` matches: read them through the
+        trigram index and sort them (the planner, guessing, might walk the tenant).
+        """
         if not total.exact and offset + limit <= self.count_cap:
             return WALK_PLAN, False
         if total.exact:
@@ -197,31 +208,6 @@ class Search:
         if not parallel:
             changes["max_parallel_workers_per_gather"] = "0"
         return changes
-
-    def page(self, query: Select[Any], total: Count, offset: int, limit: int) -> Sequence[Any]:
-        """PostgreSQL: one page of a search, with the plan its number of matches wants."""
-        if not total.exact and offset + limit <= self.count_cap:
-            return self.walk_sort_index(query)
-        if total.exact:
-            # At most ``count_cap`` matches: read them through the trigram index and sort
-            # them (the planner, guessing, might walk the tenant instead).
-            with self.planner_off(*FEW_PLAN):
-                return self.session.execute(query).all()
-        return self.session.execute(query).all()
-
-    def walk_sort_index(self, query: Select[Any]) -> Sequence[Any]:
-        """PostgreSQL, many matches: read the sort's index until a page is full.
-
-        The planner cannot estimate how many rows a substring matches (it guessed 9 for
-        the 40,000 customers named Nakamura among a million), so it reads every match
-        through the trigram index and sorts them: 28,000 table pages, 170 ms.  With more
-        matches than ``count_cap``, the first pages are found within a few thousand rows
-        of the sort's index instead (a few ms).
-        """
-        # Neither JIT compilation nor parallel workers pay for reading a page (they cost
-        # 20 ms of compiling and starting here).
-        with self.planner_off(*WALK_PLAN, parallel=False):
-            return self.session.execute(query).all()
 
     @contextmanager
     def planner_off(self, *settings: str, parallel: bool = True) -> Iterator[None]:

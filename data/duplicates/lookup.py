@@ -79,11 +79,18 @@ def stream(
     wanted = shared_values(session, tenant_id, key, settings, values=values)
     # Each chunk holds whole groups (a value is in one chunk only), so equal values stay
     # adjacent across chunks.
-    for start in range(0, len(wanted), VALUES_PER_QUERY):
-        chunk = query.where(column.in_(wanted[start : start + VALUES_PER_QUERY]))
-        result = session.execute(chunk, execution_options={"yield_per": STREAM_BATCH})
+    for chunk in _chunks(wanted):
+        result = session.execute(
+            query.where(column.in_(chunk)), execution_options={"yield_per": STREAM_BATCH}
+        )
         for row in result:
             yield candidate(row)
+
+
+def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
+    """``values`` in lists of at most ``VALUES_PER_QUERY`` (one ``IN`` list each)."""
+    for start in range(0, len(values), VALUES_PER_QUERY):
+        yield values[start : start + VALUES_PER_QUERY]
 
 
 def shared_values(
@@ -113,10 +120,8 @@ def shared_values(
     query = query.group_by(column).having(*bounds)
     if values is None:
         return sorted(session.execute(query).scalars())
-    distinct = sorted(set(values))
     found: list[str] = []
-    for start in range(0, len(distinct), VALUES_PER_QUERY):
-        chunk = distinct[start : start + VALUES_PER_QUERY]
+    for chunk in _chunks(sorted(set(values))):
         found += session.execute(query.where(column.in_(chunk))).scalars()
     return sorted(found)
 

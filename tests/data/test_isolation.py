@@ -17,7 +17,7 @@ import pytest
 from data.customers import Count, CustomerRepository
 from data.errors import NotFound
 from data.identity import Identity
-from data.scope import Scope, load_actor
+from data.scope import Scope, read_actor
 
 NEW_VALUES = {"name": "Changed By Intruder", "email": "intruder@example.com"}
 
@@ -225,9 +225,9 @@ def test_a_scope_cannot_be_built_on_a_session_of_another_tenant(
     session_tenant = other_tenant.id if bound_to == "other-tenant" else None
     operator = Identity.of_operator(tenant.id, "cli:test")
     with database.transaction(session_tenant) as session:
-        actor = load_actor(session, operator)
+        actor, region = read_actor(session, operator)
         with pytest.raises(ValueError, match="different tenants"):
-            Scope(session, operator, actor)
+            Scope(session, operator, actor, region)
 
 
 def test_an_audit_log_shows_only_its_tenants_events(
