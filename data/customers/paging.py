@@ -29,7 +29,7 @@ from sqlalchemy import ColumnElement, Select, and_, false, func, literal, select
 from sqlalchemy.orm import Session
 
 from data.fields import FIELDS
-from data.models import COUNTS, CUSTOMERS, UTCDateTime
+from data.models import COUNTS, CUSTOMERS
 
 C = CUSTOMERS.c
 STRIDE = 1000  # rows between two anchors; offsets below 2 * STRIDE read the index directly
@@ -57,10 +57,7 @@ def segments(column: Any, nullable: bool, dialect: str, *, unique: bool = False)
     if unique:
         return [Segment((), (column,))]
     if not nullable:
-        # SQLite seeks a row value of a time and an id by the time alone, and the rows of
-        # an import share one: a hop would read them all (0.8 s instead of 0.08 s).
-        hops = dialect != "sqlite" or not isinstance(column.type, UTCDateTime)
-        return [Segment((), (column, C.id), hops)]
+        return [Segment((), (column, C.id))]
     if dialect == "sqlite":
         # The index leads with "col IS NULL"; constrain that expression, not IS NOT NULL.
         filled = Segment((column.is_(None) == false(),), (column, C.id))
@@ -159,6 +156,10 @@ def compute_anchors(
                     *part.where,
                     tuple_(*part.keys) >= tuple_(*anchor_keys[-1]),
                 )
+                # In index order: unordered, PostgreSQL guessed that most of the tenant
+                # follows the last anchor (imported rows share one time) and read the
+                # table from its start (26 ms instead of 0.5 for 100,000 customers).
+                .order_by(*part.keys)
                 .limit(stride)
                 .subquery()
             )
@@ -180,6 +181,13 @@ def anchor_walk(dialect: str, tenant_id: str, part: Segment, stride: int) -> Sel
     38 → 15 ms for 100,000 customers).  The last key (the id, or a unique column)
     names one row of the tenant: SQLite, which has no ``LATERAL``, reads the other keys
     of the next anchor by it.
+
+    SQLite seeks a row value it takes from the previous anchor (not a bound parameter) by
+    its first column alone, so a hop inside a run of equal values (the rows of an import
+    share one time) would read the run from its start: 0.6 s for 100,000 customers
+    imported at once.  There the hop is first tried inside the run, an equality seek on
+    the value and a range on the id; only a hop that leaves the run reads it from its
+    start, once per run (18 ms).
     """
     first = (
         select(*part.keys)
@@ -204,7 +212,25 @@ def anchor_walk(dialect: str, tenant_id: str, part: Segment, stride: int) -> Sel
     else:
         row = CUSTOMERS.alias("next_anchor")
         last = part.keys[-1].name
-        found = hop.with_only_columns(part.keys[-1]).correlate(walk).scalar_subquery()
+        found: ColumnElement[Any] = (
+            hop.with_only_columns(part.keys[-1]).correlate(walk).scalar_subquery()
+        )
+        if len(part.keys) == 2:
+            within_run = (
+                select(part.keys[-1])
+                .where(
+                    C.tenant_id == tenant_id,
+                    *part.where,
+                    part.keys[0] == previous[0],
+                    part.keys[1] >= previous[1],
+                )
+                .order_by(*part.keys)
+                .offset(stride)
+                .limit(1)
+                .correlate(walk)
+                .scalar_subquery()
+            )
+            found = func.coalesce(within_run, found)
         step = select(*(row.c[key.name] for key in part.keys), number).select_from(
             walk.join(row, and_(row.c.tenant_id == tenant_id, row.c[last] == found))
         )

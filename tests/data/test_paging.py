@@ -84,3 +84,31 @@ def test_a_deep_page_past_the_end_is_empty(small_stride, crowd, tenant):
         assert repository.list(sort="-name", offset=5000).items == []
         last = repository.list(sort="-phone", offset=295, limit=50)
     assert len(last.items) == 5
+
+
+@pytest.mark.parametrize("sort", ["created_at", "-created_at", "updated_at", "-updated_at"])
+def test_runs_of_equal_times_page_like_the_plain_offset(
+    small_stride, seed_customers, customers_of, tenant, sort
+):
+    # Customers imported together share one time: runs shorter than, equal to and longer
+    # than the stride, so that anchor hops land inside runs, on their edges and past them.
+    records = [
+        {**record, "email": f"{i}.{record['email']}"}
+        for i, record in enumerate(customers(81, seed=8))
+    ]
+    start = 0
+    for size in (1, 6, 7, 8, 22, 3, 15, 1, 18):
+        seed_customers(tenant.id, records[start : start + size])
+        start += size
+    with customers_of(tenant, write=True) as repository:
+        for customer in repository.list(sort="name", limit=9).items:
+            repository.update(customer.id, customer.fields() | {"phone": "+1 555 0100"})
+    with small_stride(tenant) as repository:
+        times = {c.created_at for c in repository.list(limit=100).items}
+        assert len(times) == 9  # one time per run
+        seen: list[str] = []
+        for offset in range(0, 90, 5):
+            page = repository.list(sort=sort, offset=offset, limit=5)
+            assert ids(page) == plain_page(repository, sort, offset, 5), offset
+            seen += ids(page)
+    assert len(set(seen)) == 81
