@@ -39,8 +39,9 @@ def test_search_as_the_application_role_can_use_the_trigram_index(
     rows[1234]["name"] = "Qzxwv Rare"
     seed_customers(tenant.id, rows)
     explained = plan(database, tenant, "qzxwv")
-    assert "ix_customers_search" in explained
-    assert "Index Cond: (search_text ~~* " in explained
+    assert "ix_customers_tenant_search" in explained
+    assert "Index Cond: (((tenant_id)::text = " in explained
+    assert "(search_text ~~* " in explained
 
 
 def test_init_db_warns_when_ilike_cannot_use_the_index(postgres_only, database):
@@ -54,3 +55,38 @@ def test_init_db_warns_when_ilike_cannot_use_the_index(postgres_only, database):
             conn.execute(text("ALTER FUNCTION pg_catalog.texticlike(text, text) LEAKPROOF"))
     assert len(warnings) == 1
     assert warnings[0].startswith("Search will scan each tenant's rows")
+
+
+def test_a_search_reads_no_index_entry_of_another_tenant(
+    postgres_only, database, tenant, other_tenant, seed_customers
+):
+    seed_customers(
+        other_tenant.id,
+        [{"name": f"Nakamura {i}", "email": f"n{i}@example.com"} for i in range(1500)],
+    )
+    seed_customers(
+        tenant.id,
+        [{"name": f"Nakamura {i}", "email": f"n{i}@example.org"} for i in range(3)]
+        + [{"name": f"Person {i}", "email": f"p{i}@example.org"} for i in range(3000)],
+    )
+    with database.owner_engine().begin() as conn:
+        conn.execute(text("ANALYZE customers"))
+    with database.transaction(tenant.id) as session:
+        query = Search(session, tenant.id).filtered("nakamura")
+        sql = str(query.compile(session.get_bind(), compile_kwargs={"literal_binds": True}))
+        # Priced as at a million rows (see ``plan``): reading the tenant's 3,003 rows by
+        # another index would otherwise be cheapest for a test tenant.
+        session.execute(text("SET LOCAL enable_seqscan = off"))
+        session.execute(text("SET LOCAL enable_indexscan = off"))
+        session.execute(text("SET LOCAL cpu_index_tuple_cost = 1"))
+        explained = session.execute(text(f"EXPLAIN (ANALYZE, FORMAT JSON) {sql}")).scalar_one()
+
+    def nodes(node):  # type: ignore[no-untyped-def]
+        yield node
+        for child in node.get("Plans", []):
+            yield from nodes(child)
+
+    scans = [n for n in nodes(explained[0]["Plan"]) if n["Node Type"] == "Bitmap Index Scan"]
+    assert [scan["Index Name"] for scan in scans] == ["ix_customers_tenant_search"]
+    # The three of this tenant, none of the 1,500 next door (one bitmap of row ids).
+    assert scans[0]["Actual Rows"] == 3
