@@ -70,6 +70,8 @@ class _Worker:
         assert self.process.stdin is not None
         assert self.process.stdout is not None
         self.stdin = self.process.stdin
+        self.submitted = 0  # items given to this process, ever
+        self.in_flight = 0  # ... whose answer has not been taken yet
         self.results: queue.Queue[tuple[bool, Any]] = queue.Queue()
         self.reader = threading.Thread(target=self._read, daemon=True)
         self.reader.start()
@@ -85,6 +87,8 @@ class _Worker:
                 return
 
     def submit(self, item: object) -> None:
+        self.submitted += 1
+        self.in_flight += 1
         try:
             _send(self.stdin, item)
         except (BrokenPipeError, OSError):
@@ -98,9 +102,13 @@ class _Worker:
             raise ImportFailed("A validation worker stopped unexpectedly; please retry.")
         return value
 
-    def close(self) -> None:
+    def finish(self) -> None:
+        """No more items: the process answers those it has, then exits."""
         with contextlib.suppress(OSError):
             self.stdin.close()
+
+    def close(self) -> None:
+        self.finish()
         try:
             self.process.wait(timeout=5)
         except subprocess.TimeoutExpired:
@@ -108,29 +116,63 @@ class _Worker:
             self.process.wait()
 
 
+# Items a worker process handles before a fresh one takes its place.  A worker's memory
+# crept up with the items it had handled (about 50 MB over 100 batches of 5,000 rows, in
+# memory that Python's allocator does not trace: the validators' own), while the same
+# work in one long-lived process did not grow; a fresh process every 25 batches keeps
+# each worker at its start-up size (the same remedy as ``multiprocessing``'s
+# ``maxtasksperchild``).  Starting one costs about 0.3 s of CPU per 125,000 rows.
+ITEMS_PER_WORKER = 25
+
+
 def parallel_map(
-    function: str, context: object, items: Iterable[In], workers: int, window: int = 2
+    function: str,
+    context: object,
+    items: Iterable[In],
+    workers: int,
+    window: int = 2,
+    items_per_worker: int = ITEMS_PER_WORKER,
 ) -> Iterator[tuple[In, Out]]:
     """``(item, function(context, item))`` in input order, computed by ``workers`` processes.
 
     ``function`` is ``"module:name"``; at most ``window`` items per worker are in flight,
-    so memory stays bounded however long ``items`` is.
+    so memory stays bounded however long ``items`` is.  A worker that has been given
+    ``items_per_worker`` items is replaced by a fresh process (the first ones earlier,
+    staggered) and closed once its last answer is in.
     """
     pool = [_Worker(function, context) for _ in range(workers)]
+    # The first workers are replaced at staggered counts, so that one process at a time
+    # is starting while another finishes (never all of them at once).
+    quota = [items_per_worker * (slot + 1) // workers for slot in range(workers)]
+    retired: list[_Worker] = []
     pending: deque[tuple[_Worker, In]] = deque()
+
+    def collect() -> tuple[In, Out]:
+        worker, sent = pending.popleft()
+        answer = worker.result()
+        worker.in_flight -= 1
+        if worker in retired and not worker.in_flight:
+            retired.remove(worker)
+            worker.close()
+        return sent, answer
+
     try:
         for turn, item in enumerate(items):
-            worker = pool[turn % workers]
+            slot = turn % workers
+            worker = pool[slot]
+            if worker.submitted >= quota[slot]:
+                worker.finish()  # it answers what it has, then exits
+                retired.append(worker)
+                worker = pool[slot] = _Worker(function, context)
+                quota[slot] = items_per_worker
             worker.submit(item)
             pending.append((worker, item))
             if len(pending) >= window * workers:
-                oldest, sent = pending.popleft()
-                yield sent, oldest.result()
+                yield collect()
         while pending:
-            oldest, sent = pending.popleft()
-            yield sent, oldest.result()
+            yield collect()
     finally:
-        for worker in pool:
+        for worker in [*pool, *retired]:
             worker.close()
 
 

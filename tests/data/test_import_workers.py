@@ -1,0 +1,42 @@
+"""Validation worker processes: answers in order, and fresh processes after a quota."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+from data.importing.workers import parallel_map
+
+TARGET = f"{__name__}:times"
+
+
+def times(context: int, item: int) -> tuple[int, int]:
+    """Run in a worker: the item times the context, and which process answered."""
+    return item * context, os.getpid()
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_answers_come_in_order_from_workers_replaced_after_their_quota() -> None:
+    results = list(parallel_map(TARGET, 10, range(20), workers=2, items_per_worker=3))
+    assert [item for item, _ in results] == list(range(20))
+    assert [answer for _, (answer, _) in results] == [i * 10 for i in range(20)]
+    handled = Counter(pid for _, (_, pid) in results)
+    assert max(handled.values()) <= 3  # no process answers more than its quota
+    assert len(handled) >= 7  # 20 items, at most 3 each
+    assert os.getpid() not in handled
+    assert not any(alive(pid) for pid in handled)  # every one closed and reaped
+
+
+def test_stopping_early_closes_every_worker_old_and_new() -> None:
+    answers = parallel_map(TARGET, 1, range(100), workers=2, items_per_worker=2)
+    pids = {pid for _, (_, pid) in (next(answers) for _ in range(7))}
+    assert len(pids) >= 3
+    answers.close()  # as when an import stops on an error
+    assert not any(alive(pid) for pid in pids)
