@@ -143,7 +143,7 @@ def parallel_map(
     pool = [_Worker(function, context) for _ in range(workers)]
     # The first workers are replaced at staggered counts, so that one process at a time
     # is starting while another finishes (never all of them at once).
-    quota = [items_per_worker * (slot + 1) // workers for slot in range(workers)]
+    quota = [max(1, items_per_worker * (slot + 1) // workers) for slot in range(workers)]
     retired: list[_Worker] = []
     pending: deque[tuple[_Worker, In]] = deque()
 
