@@ -303,7 +303,7 @@ class _Import:
         """
         rows = invalid_seen = sample_last = 0
         match_existing = not stage.tenant_is_empty()
-        for valid, errors, position, raw in checked_batches(
+        for valid, errors, position, lines in checked_batches(
             reader,
             columns,
             batch_rows=self.batch_rows,
@@ -312,7 +312,7 @@ class _Import:
             region=self.scope.phone_region,
             copy=stage.dialect == "postgresql",
         ):
-            lo, hi = raw[0][0], raw[-1][0]
+            lo, hi = lines[0], lines[-1]
             stage.add(valid, errors)
             invalid_seen += len({error[0] for error in errors})
             writing_now = writing and (self.partial or invalid_seen == 0)
@@ -332,8 +332,8 @@ class _Import:
                         "nothing was imported. Please try again."
                     ) from None
             if sample_rows and rows < sample_rows:
-                sample_last = raw[min(len(raw), sample_rows - rows) - 1][0]
-            rows += len(raw)
+                sample_last = lines[min(len(lines), sample_rows - rows) - 1]
+            rows += len(lines)
             progress(min(position, self.total - 1), self.total)
         return rows, sample_last
 

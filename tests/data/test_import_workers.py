@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import os
+import weakref
 from collections import Counter
 
 from data.importing.workers import parallel_map
@@ -15,6 +17,16 @@ def times(context: int, item: int) -> tuple[int, int]:
     return item * context, os.getpid()
 
 
+class Box:
+    def __init__(self, value: int) -> None:
+        self.value = value
+
+
+def unbox(context: int, item: Box) -> int:
+    """Run in a worker: the boxed value times the context."""
+    return item.value * context
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -25,9 +37,8 @@ def alive(pid: int) -> bool:
 
 def test_answers_come_in_order_from_workers_replaced_after_their_quota() -> None:
     results = list(parallel_map(TARGET, 10, range(20), workers=2, items_per_worker=3))
-    assert [item for item, _ in results] == list(range(20))
-    assert [answer for _, (answer, _) in results] == [i * 10 for i in range(20)]
-    handled = Counter(pid for _, (_, pid) in results)
+    assert [answer for answer, _ in results] == [i * 10 for i in range(20)]
+    handled = Counter(pid for _, pid in results)
     assert max(handled.values()) <= 3  # no process answers more than its quota
     assert len(handled) >= 7  # 20 items, at most 3 each
     assert os.getpid() not in handled
@@ -36,7 +47,23 @@ def test_answers_come_in_order_from_workers_replaced_after_their_quota() -> None
 
 def test_stopping_early_closes_every_worker_old_and_new() -> None:
     answers = parallel_map(TARGET, 1, range(100), workers=2, items_per_worker=2)
-    pids = {pid for _, (_, pid) in (next(answers) for _ in range(7))}
+    pids = {pid for _, pid in (next(answers) for _ in range(7))}
     assert len(pids) >= 3
     answers.close()  # as when an import stops on an error
     assert not any(alive(pid) for pid in pids)
+
+
+def test_an_item_is_let_go_once_sent() -> None:
+    """Only answers are held: a batch of records is not kept while its answer is awaited."""
+    refs: list[weakref.ref[Box]] = []
+
+    def track(box: Box) -> Box:
+        refs.append(weakref.ref(box))
+        return box
+
+    answers = parallel_map(f"{__name__}:unbox", 3, (track(Box(i)) for i in range(8)), workers=2)
+    assert next(answers) == 0
+    gc.collect()
+    assert len(refs) >= 2  # both workers were given an item
+    assert [ref() for ref in refs] == [None] * len(refs)
+    assert list(answers) == [i * 3 for i in range(1, 8)]
