@@ -35,7 +35,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 
-import numpy as np
 from rapidfuzz import fuzz, process
 
 from data.duplicates.records import STRONG_KEYS, BlockKey, Candidate, Pair
@@ -235,6 +234,11 @@ def _similar_names(
                 if fuzz.ratio(names[i], names[j], score_cutoff=cutoff):
                     yield (i, j)
     elif count <= settings.exact_limit:
+        # numpy only here (rapidfuzz's matrix is one): loaded at import time, it would add
+        # 16 MB to every process that can find pairs, an import's among them, for its
+        # whole life, though only a large group needs it.
+        import numpy as np
+
         stats.comparisons += count * (count - 1) // 2
         texts = [names[i] for i in named]
         matrix = process.cdist(
