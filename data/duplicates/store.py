@@ -14,12 +14,13 @@ Every statement names the tenant; on PostgreSQL row-level security holds it too.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, delete, or_, select, union_all
+from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, or_, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -57,9 +58,10 @@ def parse_reasons(text: str) -> tuple[Reason, ...]:
     return tuple(known[part] for part in text.split(",") if part in known)
 
 
-def of_customer(tenant_id: str, customer_id: str) -> tuple[ColumnElement[bool], ...]:
+def of_customer(tenant_id: Any, customer_id: Any) -> tuple[ColumnElement[bool], ...]:
     """The pairs of one customer, as two conditions that each seek an index: the customer
     is ``customer_a`` (the primary key) or ``customer_b`` (``ix_duplicate_pairs_tenant_b``).
+    The ids are values or bind parameters.
 
     One ``a = :id OR b = :id`` would have SQLite read every pair of the tenant.
     """
@@ -69,14 +71,19 @@ def of_customer(tenant_id: str, customer_id: str) -> tuple[ColumnElement[bool], 
     )
 
 
-def upsert(session: Session, tenant_id: str, pairs: Iterable[Pair], now: datetime) -> int:
-    """Insert found pairs as open, or refresh their score and reasons; returns how many."""
-    insert_ = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+@functools.cache
+def _upsert_statement(dialect: str) -> Any:
+    insert_ = pg_insert if dialect == "postgresql" else sqlite_insert
     statement: Any = insert_(DUPLICATE_PAIRS)
-    statement = statement.on_conflict_do_update(
+    return statement.on_conflict_do_update(
         index_elements=[P.tenant_id, P.customer_a, P.customer_b],
         set_={"score": statement.excluded.score, "reasons": statement.excluded.reasons},
     )
+
+
+def upsert(session: Session, tenant_id: str, pairs: Iterable[Pair], now: datetime) -> int:
+    """Insert found pairs as open, or refresh their score and reasons; returns how many."""
+    statement = _upsert_statement(session.get_bind().dialect.name)
     written = 0
     pending = iter(pairs)
     while chunk := list(islice(pending, BATCH)):
@@ -99,26 +106,30 @@ def upsert(session: Session, tenant_id: str, pairs: Iterable[Pair], now: datetim
     return written
 
 
+# ``replace_for`` runs in every write of a customer: its statements are built once, their
+# values bound when run (built per call, they cost more CPU than the database's work).
+STORED_PAIRS = union_all(
+    *(
+        select(P.customer_a, P.customer_b, P.status).where(side)
+        for side in of_customer(bindparam("tenant"), bindparam("customer"))
+    )
+)
+DELETE_PAIR = delete(DUPLICATE_PAIRS).where(
+    P.tenant_id == bindparam("tenant"),
+    P.customer_a == bindparam("a"),
+    P.customer_b == bindparam("b"),
+)
+
+
 def replace_for(
     session: Session, tenant_id: str, customer_id: str, pairs: list[Pair], now: datetime
 ) -> None:
     """The customer's pairs are now ``pairs``: stale open ones go, found ones are upserted."""
-    stored = session.execute(
-        union_all(
-            *(
-                select(P.customer_a, P.customer_b, P.status).where(side)
-                for side in of_customer(tenant_id, customer_id)
-            )
-        )
-    ).all()
+    stored = session.execute(STORED_PAIRS, {"tenant": tenant_id, "customer": customer_id}).all()
     found = {pair.ids for pair in pairs}
     for first, second, status in stored:
         if status == OPEN and (first, second) not in found:
-            session.execute(
-                delete(DUPLICATE_PAIRS).where(
-                    P.tenant_id == tenant_id, P.customer_a == first, P.customer_b == second
-                )
-            )
+            session.execute(DELETE_PAIR, {"tenant": tenant_id, "a": first, "b": second})
     if pairs:
         upsert(session, tenant_id, pairs, now)
 
