@@ -165,15 +165,6 @@ def sharing(
     return list(seen.values())
 
 
-def _group_exceeds(session: Session, tenant_id: str, domain: str, limit: int) -> bool:
-    """Whether more than ``limit`` customers of the tenant have this email domain (an index
-    seek reading at most ``limit + 1`` entries)."""
-    first_over = session.execute(
-        FIRST_OVER, {"tenant": tenant_id, "domain": domain, "limit": limit}
-    ).first()
-    return first_over is not None
-
-
 # Built once (it runs in every write of a customer with an email), its values bound.
 FIRST_OVER = (
     select(C.id)
@@ -182,6 +173,15 @@ FIRST_OVER = (
     .offset(bindparam("limit"))
     .limit(1)
 )
+
+
+def _group_exceeds(session: Session, tenant_id: str, domain: str, limit: int) -> bool:
+    """Whether more than ``limit`` customers of the tenant have this email domain (an index
+    seek reading at most ``limit + 1`` entries)."""
+    first_over = session.execute(
+        FIRST_OVER, {"tenant": tenant_id, "domain": domain, "limit": limit}
+    ).first()
+    return first_over is not None
 
 
 @functools.cache

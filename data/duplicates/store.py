@@ -20,7 +20,7 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, bindparam, delete, or_, select, union_all
+from sqlalchemy import Select, and_, bindparam, delete, or_, select, union_all
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -58,17 +58,25 @@ def parse_reasons(text: str) -> tuple[Reason, ...]:
     return tuple(known[part] for part in text.split(",") if part in known)
 
 
-def of_customer(tenant_id: Any, customer_id: Any) -> tuple[ColumnElement[bool], ...]:
-    """The pairs of one customer, as two conditions that each seek an index: the customer
-    is ``customer_a`` (the primary key) or ``customer_b`` (``ix_duplicate_pairs_tenant_b``).
-    The ids are values or bind parameters.
-
-    One ``a = :id OR b = :id`` would have SQLite read every pair of the tenant.
-    """
-    return (
-        and_(P.tenant_id == tenant_id, P.customer_a == customer_id),
-        and_(P.tenant_id == tenant_id, P.customer_b == customer_id),
-    )
+# The pairs of one customer (ids bound when run), as two conditions that each seek an
+# index: the customer is ``customer_a`` (the primary key) or ``customer_b``
+# (``ix_duplicate_pairs_tenant_b``).  One ``a = :id OR b = :id`` would have SQLite read
+# every pair of the tenant.  The statements built on them run in every write or delete
+# of a customer, so they are built once: composed per call, they cost more CPU than the
+# database's work.
+SIDES = (
+    and_(P.tenant_id == bindparam("tenant"), P.customer_a == bindparam("customer")),
+    and_(P.tenant_id == bindparam("tenant"), P.customer_b == bindparam("customer")),
+)
+STORED_PAIRS = union_all(
+    *(select(P.customer_a, P.customer_b, P.status).where(side) for side in SIDES)
+)
+FORGET_OPEN = tuple(delete(DUPLICATE_PAIRS).where(side, P.status == OPEN) for side in SIDES)
+DELETE_PAIR = delete(DUPLICATE_PAIRS).where(
+    P.tenant_id == bindparam("tenant"),
+    P.customer_a == bindparam("a"),
+    P.customer_b == bindparam("b"),
+)
 
 
 @functools.cache
@@ -106,39 +114,29 @@ def upsert(session: Session, tenant_id: str, pairs: Iterable[Pair], now: datetim
     return written
 
 
-# ``replace_for`` runs in every write of a customer: its statements are built once, their
-# values bound when run (built per call, they cost more CPU than the database's work).
-STORED_PAIRS = union_all(
-    *(
-        select(P.customer_a, P.customer_b, P.status).where(side)
-        for side in of_customer(bindparam("tenant"), bindparam("customer"))
-    )
-)
-DELETE_PAIR = delete(DUPLICATE_PAIRS).where(
-    P.tenant_id == bindparam("tenant"),
-    P.customer_a == bindparam("a"),
-    P.customer_b == bindparam("b"),
-)
-
-
 def replace_for(
     session: Session, tenant_id: str, customer_id: str, pairs: list[Pair], now: datetime
 ) -> None:
     """The customer's pairs are now ``pairs``: stale open ones go, found ones are upserted."""
     stored = session.execute(STORED_PAIRS, {"tenant": tenant_id, "customer": customer_id}).all()
     found = {pair.ids for pair in pairs}
-    for first, second, status in stored:
-        if status == OPEN and (first, second) not in found:
-            session.execute(DELETE_PAIR, {"tenant": tenant_id, "a": first, "b": second})
+    stale = [
+        {"tenant": tenant_id, "a": first, "b": second}
+        for first, second, status in stored
+        if status == OPEN and (first, second) not in found
+    ]
+    if stale:
+        session.execute(DELETE_PAIR, stale)
     if pairs:
         upsert(session, tenant_id, pairs, now)
 
 
 def forget_open(session: Session, tenant_id: str, customer_ids: Iterable[str]) -> None:
     """Delete the open pairs of these customers (they are gone)."""
-    for customer_id in customer_ids:
-        for side in of_customer(tenant_id, customer_id):
-            session.execute(delete(DUPLICATE_PAIRS).where(side, P.status == OPEN))
+    gone = [{"tenant": tenant_id, "customer": customer_id} for customer_id in customer_ids]
+    if gone:
+        for statement in FORGET_OPEN:
+            session.execute(statement, gone)
 
 
 def forget_open_of(session: Session, tenant_id: str, ids: Select[Any]) -> None:
