@@ -172,10 +172,18 @@ def lines_of(batch: Batch) -> array[int]:
 
 
 def worker_count(size: int, parallel_min_bytes: int) -> int:
-    """How many worker processes a file of ``size`` bytes is worth (0: none)."""
+    """How many worker processes a file of ``size`` bytes is worth (0: none).
+
+    One CPU is left to the importing process and the database: the workers only need to
+    keep ahead of the writes, and a worker more than that costs its memory for nothing.
+    On two CPUs one worker imported about as fast as two in 33–60 MB less (the process
+    tree's PSS; medians of interleaved runs): at 100,000 rows SQLite 14.8 s against 14.5,
+    183 MB against 216, PostgreSQL 16.0 s against 16.3, 135 MB against 195; at 300,000
+    SQLite 60.8 s against 62.4, PostgreSQL 55.1 s against 52.4, 156 MB against 197.
+    """
     if size < parallel_min_bytes:
         return 0
-    return min(MAX_WORKERS, os.cpu_count() or 1)
+    return max(0, min(MAX_WORKERS, (os.cpu_count() or 1) - 1))
 
 
 def checked_batches(
@@ -196,7 +204,7 @@ def checked_batches(
     checking = Checking(plan, reader.strict_width, region, copy)
     workers = worker_count(reader.size, parallel_min_bytes)
     raw = batches(reader.records(), checking, batch_rows, batch_bytes)
-    if workers < 2:
+    if not workers:
         for batch in raw:
             valid, errors = check_batch(checking, batch)
             yield valid, errors, reader.position(), lines_of(batch)

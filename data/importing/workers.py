@@ -1,7 +1,8 @@
 """Validation of large imports in worker processes, overlapping with the database work.
 
 email-validator costs tens of microseconds per address, so a million rows are most of a
-minute of one CPU; two workers validate while the importing process stages and writes.
+minute of one CPU; workers (one per CPU but one) validate while the importing process
+stages and writes.
 
 The workers are plain Python subprocesses running ``serve`` here, which read pickled
 batches on stdin and answer on stdout, in order.  Deliberately not ``multiprocessing``:

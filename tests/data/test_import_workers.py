@@ -7,6 +7,8 @@ import os
 import weakref
 from collections import Counter
 
+import pytest
+
 from data.importing.workers import parallel_map
 
 TARGET = f"{__name__}:times"
@@ -67,3 +69,15 @@ def test_an_item_is_let_go_once_sent() -> None:
     assert len(refs) >= 2  # both workers were given an item
     assert [ref() for ref in refs] == [None] * len(refs)
     assert list(answers) == [i * 3 for i in range(1, 8)]
+
+
+def test_one_cpu_is_left_to_the_importing_process_and_the_database(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from data.importing import validation
+
+    big, small = 10 * validation.PARALLEL_MIN_BYTES, validation.PARALLEL_MIN_BYTES - 1
+    for cpus, workers in ((1, 0), (2, 1), (3, 2), (16, validation.MAX_WORKERS)):
+        monkeypatch.setattr(os, "cpu_count", lambda cpus=cpus: cpus)
+        assert validation.worker_count(big, validation.PARALLEL_MIN_BYTES) == workers
+        assert validation.worker_count(small, validation.PARALLEL_MIN_BYTES) == 0
