@@ -402,7 +402,6 @@ def cmd_export_csv(args: argparse.Namespace) -> int:
     import tempfile
 
     from data.csv_export import export_csv
-    from data.xlsx_export import ExportTooLarge, export_xlsx
 
     chosen = export_format(args)
     db = database()
@@ -411,6 +410,8 @@ def cmd_export_csv(args: argparse.Namespace) -> int:
 
     def write(handle: IO[bytes]) -> int:
         if chosen == "xlsx":
+            from data.xlsx_export import ExportTooLarge, export_xlsx  # xlsxwriter: only here
+
             try:
                 return export_xlsx(db, identity, handle, search=args.search)
             except ExportTooLarge as exc:

@@ -2,7 +2,7 @@
 
 These models describe and serialise what goes over HTTP.  They hold no customer rules:
 a request body is validated by ``data.schemas.validate_customer``, whose model
-(``CUSTOMER_MODEL``, made from ``data.fields``) is also the body documented in
+(``customer_model()``, made from ``data.fields``) is also the body documented in
 ``/openapi.json``.  The answer's fields are made from ``data.fields`` too.
 """
 
@@ -16,7 +16,7 @@ from pydantic.alias_generators import to_camel
 
 from data.credentials import CredentialInfo
 from data.fields import FIELDS
-from data.schemas import CUSTOMER_MODEL, CustomerOut
+from data.schemas import CustomerOut, customer_model
 
 EXAMPLE_ID = "3f0c2b8e-4d5a-4c1e-9a77-0b6f2d9e8c41"
 EXAMPLE_TENANT = "9b2e7f10-61c4-4a8b-8d3e-5f1a2c7b9e06"
@@ -27,7 +27,7 @@ EXAMPLE_CUSTOMER: dict[str, JsonValue] = {
     "address": 'Hauptstraße 5\n"Hinterhaus", 2. OG\n10115 Berlin',
 }
 CUSTOMER_WRITE_SCHEMA: dict[str, Any] = {
-    **CUSTOMER_MODEL.model_json_schema(),
+    **customer_model().model_json_schema(),
     "examples": [EXAMPLE_CUSTOMER],
 }
 

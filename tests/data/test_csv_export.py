@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import io
 import string
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -248,3 +251,18 @@ def test_neutralising_is_undone_exactly_by_the_importer(value: str) -> None:
     cell = neutralise_cell(value)
     assert unneutralise(cell) == value
     assert cell[:1] not in ("=", "+", "-", "@", "\t", "\r")
+
+
+def test_an_export_loads_no_validation_or_workbook_library() -> None:
+    """An export never validates a customer: pydantic, email-validator and xlsxwriter
+    (0.12 s of an export's start-up) stay unloaded until a validation or a workbook."""
+    probe = (
+        "import sys, manage, data.csv_export; "
+        "print(sorted(m for m in ('pydantic', 'email_validator', 'xlsxwriter') "
+        "if m in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
