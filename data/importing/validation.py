@@ -183,7 +183,7 @@ def worker_count(size: int, parallel_min_bytes: int) -> int:
     """
     if size < parallel_min_bytes:
         return 0
-    return max(0, min(MAX_WORKERS, (os.cpu_count() or 1) - 1))
+    return min(MAX_WORKERS, (os.cpu_count() or 1) - 1)
 
 
 def checked_batches(

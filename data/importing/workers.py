@@ -180,8 +180,11 @@ def parallel_map(
             slot = turn % workers
             worker = pool[slot]
             if worker.submitted >= quota[slot]:
-                worker.finish()  # it answers what it has, then exits
-                retired.append(worker)
+                if worker.in_flight:
+                    worker.finish()  # it answers what it has, then exits (``collect``)
+                    retired.append(worker)
+                else:
+                    worker.close()  # gone before its successor starts
                 worker = pool[slot] = _Worker(function, context)
                 quota[slot] = items_per_worker
             worker.submit(item)

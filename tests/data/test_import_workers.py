@@ -55,6 +55,17 @@ def test_stopping_early_closes_every_worker_old_and_new() -> None:
     assert not any(alive(pid) for pid in pids)
 
 
+def test_a_replaced_worker_is_gone_before_its_successor_starts() -> None:
+    """With its answers all taken, a worker past its quota is closed and reaped at once,
+    not left behind until the end of a long import."""
+    answers = parallel_map(TARGET, 1, range(10), workers=1, items_per_worker=2)
+    seen = [next(answers)[1] for _ in range(8)]
+    replaced = [pid for pid in dict.fromkeys(seen) if pid != seen[-1]]
+    assert len(replaced) == 3
+    assert not any(alive(pid) for pid in replaced)
+    answers.close()
+
+
 def test_an_item_is_let_go_once_sent() -> None:
     """Only answers are held: a batch of records is not kept while its answer is awaited."""
     refs: list[weakref.ref[Box]] = []
