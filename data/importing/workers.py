@@ -200,7 +200,18 @@ def parallel_map(
 
 
 def serve(function: str) -> int:
-    """The worker's loop: a context, then items until stdin closes."""
+    """The worker's loop: a context, then items until stdin closes.
+
+    After each answer the worker collects its cyclic garbage, while the parent works on
+    that answer.  Left to the collector's own schedule, garbage in cycles that outlives
+    an item's young collections waits for a full collection, which comes rarely: a
+    worker validating 5,000-row batches grew from 39 to 70 MB over 20 of them, and stays
+    at 46 MB with a collection after each (phonenumbers keeps the exception of a failed
+    parse in a local of its frame, a cycle for every phone it cannot read).  What is
+    loaded before the first item lives as long as the worker, so it is frozen out of
+    the collections, which then take about 2 ms.
+    """
+    import gc
     import importlib
 
     module_name, _, name = function.partition(":")
@@ -211,6 +222,7 @@ def serve(function: str) -> int:
         context = _receive(stdin)
     except EOFError:
         return 0
+    gc.freeze()
     while True:
         try:
             item = _receive(stdin)
@@ -224,3 +236,5 @@ def serve(function: str) -> int:
             _send(stdout, answer)
         except (BrokenPipeError, OSError):
             return 0
+        del item, answer
+        gc.collect()

@@ -29,6 +29,29 @@ def unbox(context: int, item: Box) -> int:
     return item.value * context
 
 
+class Cycle:
+    """An object that refers to itself, with a megabyte: freed only by the collector."""
+
+    def __init__(self) -> None:
+        self.me = self
+        self.payload = bytearray(1 << 20)
+
+
+_left: weakref.ref[Cycle] | None = None
+
+
+def leave_a_cycle(context: int, item: int) -> bool | None:
+    """Run in a worker: leave a cycle behind, old enough (as a batch's garbage is) that
+    only a full collection frees it, and say whether the previous item's was freed
+    before this item came."""
+    global _left
+    freed = None if _left is None else _left() is None
+    cycle = Cycle()
+    gc.collect()  # the cycle, still in use, reaches the oldest generation
+    _left = weakref.ref(cycle)
+    return freed
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -92,3 +115,11 @@ def test_one_cpu_is_left_to_the_importing_process_and_the_database(
         monkeypatch.setattr(os, "cpu_count", lambda cpus=cpus: cpus)
         assert validation.worker_count(big, validation.PARALLEL_MIN_BYTES) == workers
         assert validation.worker_count(small, validation.PARALLEL_MIN_BYTES) == 0
+
+
+def test_a_worker_frees_the_garbage_of_an_item_before_the_next() -> None:
+    """Garbage in cycles would wait for the collector's rare full collections and the
+    worker would grow batch after batch (phonenumbers leaves a cycle for each phone it
+    cannot parse: 39 → 70 MB over 20 batches of 5,000 rows)."""
+    answers = list(parallel_map(f"{__name__}:leave_a_cycle", 0, range(5), workers=1))
+    assert answers == [None, True, True, True, True]
