@@ -129,11 +129,12 @@ class _Worker:
 
 
 # Items a worker process handles before a fresh one takes its place.  A worker's memory
-# crept up with the items it had handled (about 50 MB over 100 batches of 5,000 rows, in
-# memory that Python's allocator does not trace: the validators' own), while the same
-# work in one long-lived process did not grow; a fresh process every 25 batches keeps
-# each worker at its start-up size (the same remedy as ``multiprocessing``'s
-# ``maxtasksperchild``).  Starting one costs about 0.3 s of CPU per 125,000 rows.
+# crept up with the items it had handled (about 50 MB over 100 batches of 5,000 rows).
+# The cause was found later: garbage in cycles waiting for a full collection, which
+# ``serve`` now does after each item (a worker then stays at 40 MB).  The fresh process
+# every 25 batches stays as a bound on whatever a validator may keep (the same remedy
+# as ``multiprocessing``'s ``maxtasksperchild``); starting one costs about 0.3 s of CPU
+# per 125,000 rows.
 ITEMS_PER_WORKER = 25
 
 
@@ -206,7 +207,7 @@ def serve(function: str) -> int:
     that answer.  Left to the collector's own schedule, garbage in cycles that outlives
     an item's young collections waits for a full collection, which comes rarely: a
     worker validating 5,000-row batches grew from 39 to 70 MB over 20 of them, and stays
-    at 46 MB with a collection after each (phonenumbers keeps the exception of a failed
+    at 40 MB with a collection after each (phonenumbers keeps the exception of a failed
     parse in a local of its frame, a cycle for every phone it cannot read).  What is
     loaded before the first item lives as long as the worker, so it is frozen out of
     the collections, which then take about 2 ms.
