@@ -7,7 +7,6 @@ import io
 import string
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +19,7 @@ from data.csv_export import EXPORT_HEADER, export_csv, iter_export
 from data.errors import Invalid, Unauthenticated
 from data.importing import import_file
 from data.schemas import validate_customer
+from tests.kit.servers import PROJECT_DIR
 
 
 @pytest.fixture
@@ -261,8 +261,7 @@ def test_an_export_loads_no_validation_or_workbook_library() -> None:
         "print(sorted(m for m in ('pydantic', 'email_validator', 'xlsxwriter') "
         "if m in sys.modules))"
     )
-    root = Path(__file__).resolve().parents[2]
     loaded = subprocess.run(
-        [sys.executable, "-c", probe], cwd=root, capture_output=True, text=True, check=True
+        [sys.executable, "-c", probe], cwd=PROJECT_DIR, capture_output=True, text=True, check=True
     ).stdout.strip()
     assert loaded == "[]"
