@@ -32,7 +32,6 @@ def likely_duplicates(
         select(
             R.line,
             R.customer_id,
-            R.existing_id,
             R.name_key,
             R.email_canon,
             R.email_domain,
@@ -53,11 +52,10 @@ def likely_duplicates(
             phone_key=row.phone_key,
             address_key=row.address_key,
         )
-        itself = {row_id, row.existing_id}
         others = [
             other
             for other in sharing(stage.session, stage.tenant_id, candidate, settings)
-            if other.id not in itself
+            if other.id != row_id
         ]
         pairs = pairs_for(candidate, others, settings)
         if pairs:

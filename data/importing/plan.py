@@ -2,8 +2,8 @@
 
 A row repeating an earlier row's email is an error naming both lines.  A row whose email
 exists in the tenant is, by mode, an error (create), an update or *unchanged* (upsert:
-every field equal to the stored one, NULL-safe), or skipped (skip).  Rows left unmarked
-(``action`` NULL) are created.
+every field equal to the stored one, NULL-safe), or skipped (skip), and carries that
+customer's id in place of its new one.  Rows left unmarked (``action`` NULL) are created.
 
 Every lookup is a correlated scalar subquery, one index seek per staged row: a join
 here may be planned as a hash join over every customer of the tenant (the statistics lag
@@ -102,29 +102,24 @@ def plan_batch(
         # on the unique key: the import then stops with Conflict.)
         return duplicates
     session, tenant = stage.session, stage.tenant_id
-    session.execute(
-        update(IMPORT_ROWS)
-        .where(span)
-        .values(
-            existing_id=select(C.id)
-            .where(C.tenant_id == tenant, C.email_key == R.email_key)
-            .scalar_subquery()
-        )
-    )
+    # One statement marks the rows whose email the tenant has: a row is written once (a
+    # new version of it on PostgreSQL), and a row without a match is not written at all.
+    same_email = and_(C.tenant_id == tenant, C.email_key == R.email_key)
     action: Any
     if mode is ImportMode.UPSERT:
         unchanged = and_(*(C[name].is_not_distinct_from(R[name]) for name in FIELD_NAMES))
         action = (
             select(case((unchanged, literal("unchanged")), else_=literal("update")))
-            .where(C.tenant_id == tenant, C.id == R.existing_id)
+            .where(same_email)
             .scalar_subquery()
         )
     else:
         action = literal("skip" if mode is ImportMode.SKIP else "exists")
+    existing = select(C.id).where(same_email).scalar_subquery()
     session.execute(
         update(IMPORT_ROWS)
-        .where(span, R.existing_id.is_not(None))
-        .values(customer_id=R.existing_id, action=action)
+        .where(span, existing.is_not(None))  # not EXISTS, which may become a hash join
+        .values(customer_id=existing, action=action)
     )
     conflicts = 0
     if mode is ImportMode.CREATE:

@@ -2,7 +2,8 @@
 
 ``import_rows`` holds every valid row of the file with its line, a customer id and every
 stored column of a customer (``validation.STORED``: the fields of ``data.fields`` and the
-keys of ``data.keys``), then the plan's ``action`` and the ``existing_id`` it matched.
+keys of ``data.keys``), then the plan's ``action`` (a row that matched an existing
+customer then carries that customer's id).
 ``import_errors`` holds one row per (line, field) error.  Both live in the import's own
 transaction: PostgreSQL drops them at commit (``ON COMMIT DROP``); SQLite drops them when
 the import ends (a pooled connection outlives the transaction).
@@ -50,7 +51,6 @@ IMPORT_ROWS = Table(
     Column("customer_id", String(36)),
     *(Column(name, Text) for name in STORED),
     Column("action", String(10)),  # NULL: create; else exists, update, unchanged, skip
-    Column("existing_id", String(36)),
     prefixes=["TEMPORARY"],
     postgresql_on_commit="DROP",
 )
