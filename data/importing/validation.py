@@ -66,11 +66,26 @@ _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\
 
 
 def copy_text(rows: list[StagedRow]) -> CopyText:
-    """``rows`` in ``COPY ... FROM STDIN`` text format."""
-    lines = [
-        "\t".join("\\N" if value is None else str(value).translate(_COPY_ESCAPES) for value in row)
-        for row in rows
-    ]
+    """``rows`` in ``COPY ... FROM STDIN`` text format.
+
+    A row is first joined as it is: when it holds no newline or carriage return, one tab
+    per gap and one backslash per ``\\N``, none of its values needed escaping, and the
+    join is the answer (most rows; not one with a multi-line address); otherwise each
+    value is escaped.  Per row of the bench's file: 34 µs escaping every value, 15 µs so.
+    """
+    lines = []
+    for row in rows:
+        line = "\t".join(["\\N" if value is None else str(value) for value in row])
+        if (
+            "\n" in line
+            or "\r" in line
+            or line.count("\\") != row.count(None)
+            or line.count("\t") != len(row) - 1
+        ):
+            line = "\t".join(
+                "\\N" if value is None else str(value).translate(_COPY_ESCAPES) for value in row
+            )
+        lines.append(line)
     return CopyText(len(rows), "\n".join(lines) + "\n" if lines else "")
 
 

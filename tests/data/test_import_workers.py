@@ -1,4 +1,5 @@
-"""Validation worker processes: answers in order, and fresh processes after a quota."""
+"""Validation worker processes: answers in order, fresh processes after a quota, and the
+rows they send for PostgreSQL's ``COPY``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import weakref
 from collections import Counter
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from data.importing.validation import copy_text
 from data.importing.workers import parallel_map
 
 TARGET = f"{__name__}:times"
@@ -123,3 +127,34 @@ def test_a_worker_frees_the_garbage_of_an_item_before_the_next() -> None:
     cannot parse: 39 → 70 MB over 20 batches of 5,000 rows)."""
     answers = list(parallel_map(f"{__name__}:leave_a_cycle", 0, range(5), workers=1))
     assert answers == [None, True, True, True, True]
+
+
+# -- the rows a worker sends for PostgreSQL's COPY -----------------------------------------
+
+COPY_ESCAPED = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def copy_line(row: tuple[int | str | None, ...]) -> str:
+    """PostgreSQL's COPY text format, value by value, as its documentation gives it."""
+    return "\t".join(
+        "\\N" if value is None else "".join(COPY_ESCAPED.get(c, c) for c in str(value))
+        for value in row
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=1, max_value=10**9),
+            *[st.none() | st.text(alphabet=st.sampled_from('ab \\\tN\n\r,"é')) for _ in range(4)],
+        ),
+        max_size=6,
+    )
+)
+def test_rows_for_copy_escape_exactly_what_copy_needs(
+    rows: list[tuple[int | str | None, ...]],
+) -> None:
+    copied = copy_text(rows)
+    assert len(copied) == len(rows)
+    assert copied.text == "".join(copy_line(row) + "\n" for row in rows)
