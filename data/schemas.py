@@ -14,6 +14,7 @@ the 0.46 s an export spent importing.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,6 +74,7 @@ def clean_text(name: str, value: Any, max_length: int | None = None) -> str | No
 
 # Distinct domains whose checks ``email_validation`` keeps (a few hundred bytes each).
 DOMAIN_CACHE_SIZE = 4096
+_WRAPPING = threading.Lock()
 
 
 @functools.cache
@@ -94,15 +96,17 @@ def email_validation() -> tuple[Callable[..., Any], type[Exception]]:
     from email_validator import EmailNotValidError, validate_email
 
     module: Any = sys.modules[validate_email.__module__]
-    check_domain = module.validate_email_domain_name
-    remembered = functools.lru_cache(maxsize=DOMAIN_CACHE_SIZE)(check_domain)
+    with _WRAPPING:  # two first callers (the API's threads) must not wrap it twice
+        check_domain = module.validate_email_domain_name
+        if not hasattr(check_domain, "cache_info"):
+            remembered = functools.lru_cache(maxsize=DOMAIN_CACHE_SIZE)(check_domain)
 
-    @functools.wraps(check_domain)
-    def checked_domain(domain: str, **options: Any) -> Any:
-        return dict(remembered(domain, **options))
+            @functools.wraps(check_domain)
+            def checked_domain(domain: str, **options: Any) -> Any:
+                return dict(remembered(domain, **options))
 
-    checked_domain.cache_info = remembered.cache_info  # type: ignore[attr-defined]
-    module.validate_email_domain_name = checked_domain
+            checked_domain.cache_info = remembered.cache_info  # type: ignore[attr-defined]
+            module.validate_email_domain_name = checked_domain
     return validate_email, EmailNotValidError
 
 

@@ -109,3 +109,11 @@ def test_generated_addresses_get_the_librarys_answers(
     ours = [outcome(address) for address in addresses]
     with pytest.MonkeyPatch.context() as patch:
         assert ours == library_outcomes(addresses, patch)
+
+
+def test_loading_the_validation_again_does_not_wrap_the_domain_check_twice() -> None:
+    email_validation()
+    email_validation.cache_clear()  # as a second thread reaching the first load would
+    email_validation()
+    check = library_module().validate_email_domain_name
+    assert not hasattr(check.__wrapped__, "cache_info")
