@@ -22,9 +22,9 @@ import subprocess
 import sys
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, Any, Generic, TypeVar
 
 from data.errors import ImportFailed
 
@@ -57,6 +57,35 @@ def _receive_frame(stream: IO[bytes]) -> bytes:
 
 def _receive(stream: IO[bytes]) -> Any:
     return pickle.loads(_receive_frame(stream))  # noqa: S301 - frames from our own process
+
+
+class Answer(Generic[Out]):
+    """A worker's answer as the frame it came in, unpickled only by ``value``.
+
+    A frame is a pickle of ``(ok, value)``: the value, or what the worker raised.
+    Answers that wait (in a read-ahead queue, say) wait as one bytes object each: a
+    batch of 5,000 staged rows is about 1 MB as a frame and several times that as tuples
+    and strings.  ``None`` is a worker that stopped without answering.
+    """
+
+    __slots__ = ("frame",)
+
+    def __init__(self, frame: bytes | None) -> None:
+        self.frame = frame
+
+    def value(self) -> Out:
+        frame, self.frame = self.frame, None  # taken once; the bytes go with it
+        value: Any
+        try:
+            ok, value = pickle.loads(frame) if frame is not None else (False, None)  # noqa: S301
+        except pickle.UnpicklingError:
+            ok, value = False, None
+        if not ok:
+            if isinstance(value, BaseException):
+                raise value
+            raise ImportFailed("A validation worker stopped unexpectedly; please retry.")
+        answer: Out = value
+        return answer
 
 
 class _Worker:
@@ -102,17 +131,8 @@ class _Worker:
         except (BrokenPipeError, OSError):
             raise ImportFailed("A validation worker stopped unexpectedly; please retry.") from None
 
-    def result(self) -> Any:
-        frame = self.results.get()
-        try:
-            ok, value = pickle.loads(frame) if frame is not None else (False, None)  # noqa: S301
-        except pickle.UnpicklingError:
-            ok, value = False, None
-        if not ok:
-            if isinstance(value, BaseException):
-                raise value
-            raise ImportFailed("A validation worker stopped unexpectedly; please retry.")
-        return value
+    def result(self) -> Answer[Any]:
+        return Answer(self.results.get())
 
     def finish(self) -> None:
         """No more items: the process answers those it has, then exits."""
@@ -146,8 +166,28 @@ def parallel_map(
     window: int = 1,
     items_per_worker: int = ITEMS_PER_WORKER,
 ) -> Iterator[Out]:
+    """``function(context, item)`` for each item, in input order: ``parallel_answers``
+    with each answer unpickled as it comes (a worker's exception is raised here)."""
+    answers: Generator[Answer[Out], None, None] = parallel_answers(
+        function, context, items, workers, window, items_per_worker
+    )
+    try:
+        for answer in answers:
+            yield answer.value()
+    finally:
+        answers.close()
+
+
+def parallel_answers(
+    function: str,
+    context: object,
+    items: Iterable[In],
+    workers: int,
+    window: int = 1,
+    items_per_worker: int = ITEMS_PER_WORKER,
+) -> Generator[Answer[Out], None, None]:
     """``function(context, item)`` for each item, in input order, computed by ``workers``
-    processes.
+    processes, each answer as its frame (``Answer.value`` unpickles it).
 
     ``function`` is ``"module:name"``; at most ``window`` items per worker are in flight,
     so memory stays bounded however long ``items`` is, and an item is not kept once it
@@ -165,9 +205,9 @@ def parallel_map(
     retired: list[_Worker] = []
     pending: deque[_Worker] = deque()
 
-    def collect() -> Out:
+    def collect() -> Answer[Out]:
         worker = pending.popleft()
-        answer: Out = worker.result()
+        answer: Answer[Out] = worker.result()
         worker.in_flight -= 1
         if worker in retired and not worker.in_flight:
             retired.remove(worker)

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from data.importing.validation import copy_text
-from data.importing.workers import parallel_map
+from data.importing.workers import parallel_answers, parallel_map
 
 TARGET = f"{__name__}:times"
 
@@ -21,6 +21,13 @@ TARGET = f"{__name__}:times"
 def times(context: int, item: int) -> tuple[int, int]:
     """Run in a worker: the item times the context, and which process answered."""
     return item * context, os.getpid()
+
+
+def refuse_two(context: int, item: int) -> int:
+    """Run in a worker: the item times the context, except 2, which it cannot handle."""
+    if item == 2:
+        raise ValueError("two is not welcome")
+    return item * context
 
 
 class Box:
@@ -107,6 +114,26 @@ def test_an_item_is_let_go_once_sent() -> None:
     assert len(refs) >= 2  # both workers were given an item
     assert [ref() for ref in refs] == [None] * len(refs)
     assert list(answers) == [i * 3 for i in range(1, 8)]
+
+
+def test_answers_wait_as_the_frames_they_came_in_until_taken() -> None:
+    """An import reads ahead: the batches waiting for their turn are held as one bytes
+    object each (a batch as tuples and strings is several times its frame)."""
+    answers = list(parallel_answers(TARGET, 10, range(3), workers=1))
+    assert [type(answer.frame) for answer in answers] == [bytes] * 3
+    assert [answer.value()[0] for answer in answers] == [0, 10, 20]
+    assert [answer.frame for answer in answers] == [None] * 3  # taken once, then let go
+
+
+def test_what_a_worker_raised_is_raised_where_its_answer_is_taken() -> None:
+    answers = parallel_answers(f"{__name__}:refuse_two", 5, range(4), workers=1)
+    first, second, third = next(answers), next(answers), next(answers)
+    assert (first.value(), second.value()) == (0, 5)
+    with pytest.raises(ValueError, match="two is not welcome"):
+        third.value()
+    answers.close()
+    with pytest.raises(ValueError, match="two is not welcome"):
+        list(parallel_map(f"{__name__}:refuse_two", 5, range(4), workers=1))
 
 
 def test_one_cpu_is_left_to_the_importing_process_and_the_database(
