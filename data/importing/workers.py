@@ -64,8 +64,8 @@ class Answer(Generic[Out]):
 
     A frame is a pickle of ``(ok, value)``: the value, or what the worker raised.
     Answers that wait (in a read-ahead queue, say) wait as one bytes object each: a
-    batch of 5,000 staged rows is about 1 MB as a frame and several times that as tuples
-    and strings.  ``None`` is a worker that stopped without answering.
+    batch of 2,500 staged rows is under a megabyte as a frame and several times that as
+    tuples and strings.  ``None`` is a worker that stopped without answering.
     """
 
     __slots__ = ("frame",)
@@ -152,10 +152,10 @@ class _Worker:
 # crept up with the items it had handled (about 50 MB over 100 batches of 5,000 rows).
 # The cause was found later: garbage in cycles waiting for a full collection, which
 # ``serve`` now does after each item (a worker then stays at 40 MB).  The fresh process
-# every 25 batches stays as a bound on whatever a validator may keep (the same remedy
-# as ``multiprocessing``'s ``maxtasksperchild``); starting one costs about 0.3 s of CPU
-# per 125,000 rows.
-ITEMS_PER_WORKER = 25
+# every 50 batches (125,000 rows in batches of ``validation.BATCH_ROWS``) stays as a
+# bound on whatever a validator may keep (the same remedy as ``multiprocessing``'s
+# ``maxtasksperchild``); starting one costs about 0.3 s of CPU.
+ITEMS_PER_WORKER = 50
 
 
 def parallel_map(
