@@ -44,6 +44,12 @@ from data.importing.write import write_batch
 from data.models import Action, new_id, utcnow
 from data.scope import Scope
 
+# Validated batches are staged as they come and planned and written this many at a
+# time: small batches keep few rows in this process (the one being staged), and fewer,
+# larger statements write them (SQLite's upsert took about a fifth longer in statements
+# of 2,500 rows than of 5,000).
+WRITE_BATCHES = 2
+
 # PostgreSQL: an import that wrote at least this many rows vacuums and refreshes the
 # planner's statistics when it commits (see Database.refresh_statistics).
 ANALYZE_AFTER_ROWS = 10_000
@@ -243,6 +249,7 @@ class _Import:
         self.partial = partial
         self.dry_run = dry_run
         self.batch_rows = batch_rows
+        self.write_rows = WRITE_BATCHES * batch_rows
         self.parallel_min_bytes = parallel_min_bytes
         self.import_id = new_id()
         self.now = utcnow()
@@ -303,6 +310,30 @@ class _Import:
         """
         rows = invalid_seen = sample_last = 0
         match_existing = not stage.tenant_is_empty()
+        first: int | None = None  # the first line staged and not yet planned and written
+        last = position = pending_rows = pending_valid = 0
+
+        def plan_and_write(lo: int, hi: int, read: int) -> None:
+            nonlocal invalid_seen
+            writing_now = writing and (self.partial or invalid_seen == 0)
+            # PostgreSQL, empty tenant: the unique key finds duplicates while inserting.
+            fast = writing_now and not match_existing and stage.dialect == "postgresql"
+            invalid_seen += plan_batch(
+                stage, lo, hi, self.mode, match_existing=match_existing, check_duplicates=not fast
+            )
+            if writing_now:
+                unchecked = pending_valid if fast else 0
+                try:
+                    invalid_seen += write_batch(
+                        stage, lo, hi, self.import_id, self.now, unchecked=unchecked
+                    )
+                except IntegrityError:
+                    raise Conflict(
+                        "Another change to the same customers happened during the import; "
+                        "nothing was imported. Please try again."
+                    ) from None
+            progress(min(read, self.total - 1), self.total)
+
         for valid, errors, position, lines in checked_batches(
             reader,
             columns,
@@ -312,29 +343,22 @@ class _Import:
             region=self.scope.phone_region,
             copy=stage.dialect == "postgresql",
         ):
-            lo, hi = lines[0], lines[-1]
             stage.add(valid, errors)
             invalid_seen += len({error[0] for error in errors})
-            writing_now = writing and (self.partial or invalid_seen == 0)
-            # PostgreSQL, empty tenant: the unique key finds duplicates while inserting.
-            fast = writing_now and not match_existing and stage.dialect == "postgresql"
-            invalid_seen += plan_batch(
-                stage, lo, hi, self.mode, match_existing=match_existing, check_duplicates=not fast
-            )
-            if writing_now:
-                try:
-                    invalid_seen += write_batch(
-                        stage, lo, hi, self.import_id, self.now, unchecked=len(valid) if fast else 0
-                    )
-                except IntegrityError:
-                    raise Conflict(
-                        "Another change to the same customers happened during the import; "
-                        "nothing was imported. Please try again."
-                    ) from None
+            if first is None:
+                first = lines[0]
+            last = lines[-1]
+            pending_rows += len(lines)
+            pending_valid += len(valid)
             if sample_rows and rows < sample_rows:
                 sample_last = lines[min(len(lines), sample_rows - rows) - 1]
             rows += len(lines)
-            progress(min(position, self.total - 1), self.total)
+            del valid, errors  # staged: from here on only the database holds the rows
+            if pending_rows >= self.write_rows:
+                plan_and_write(first, last, position)
+                first, pending_rows, pending_valid = None, 0, 0
+        if first is not None:
+            plan_and_write(first, last, position)
         return rows, sample_last
 
     def _summary(
