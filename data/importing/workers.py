@@ -159,17 +159,13 @@ ITEMS_PER_WORKER = 50
 
 
 def parallel_map(
-    function: str,
-    context: object,
-    items: Iterable[In],
-    workers: int,
-    window: int = 1,
-    items_per_worker: int = ITEMS_PER_WORKER,
+    function: str, context: object, items: Iterable[In], workers: int, **options: int
 ) -> Iterator[Out]:
     """``function(context, item)`` for each item, in input order: ``parallel_answers``
-    with each answer unpickled as it comes (a worker's exception is raised here)."""
+    (``options`` are its ``window`` and ``items_per_worker``) with each answer unpickled
+    as it comes (a worker's exception is raised here)."""
     answers: Generator[Answer[Out], None, None] = parallel_answers(
-        function, context, items, workers, window, items_per_worker
+        function, context, items, workers, **options
     )
     try:
         for answer in answers:
