@@ -44,10 +44,11 @@ from data.importing.write import write_batch
 from data.models import Action, new_id, utcnow
 from data.scope import Scope
 
-# Validated batches are staged as they come and planned and written this many at a
-# time: small batches keep few rows in this process (the one being staged), and fewer,
-# larger statements write them (SQLite's upsert took about a fifth longer in statements
-# of 2,500 rows than of 5,000).
+# Validated batches are staged as they come, and planned and written together once this
+# many batches' worth of rows (``batch_rows`` each) wait in the staging table: small
+# batches keep few rows in this process (the one being staged), and fewer, larger
+# statements write them (SQLite's upsert took about a fifth longer in statements of
+# 2,500 rows than of 5,000).
 WRITE_BATCHES = 2
 
 # PostgreSQL: an import that wrote at least this many rows vacuums and refreshes the
@@ -249,7 +250,6 @@ class _Import:
         self.partial = partial
         self.dry_run = dry_run
         self.batch_rows = batch_rows
-        self.write_rows = WRITE_BATCHES * batch_rows
         self.parallel_min_bytes = parallel_min_bytes
         self.import_id = new_id()
         self.now = utcnow()
@@ -354,7 +354,7 @@ class _Import:
                 sample_last = lines[min(len(lines), sample_rows - rows) - 1]
             rows += len(lines)
             del valid, errors  # staged: from here on only the database holds the rows
-            if pending_rows >= self.write_rows:
+            if pending_rows >= WRITE_BATCHES * self.batch_rows:
                 plan_and_write(first, last, position)
                 first, pending_rows, pending_valid = None, 0, 0
         if first is not None:

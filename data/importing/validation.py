@@ -37,6 +37,7 @@ from data.schemas import validate_customer
 BATCH_ROWS = 2500
 PARALLEL_MIN_BYTES = 4 * 1024 * 1024  # below this, validating in-process is faster
 MAX_WORKERS = 4
+READ_AHEAD = 4  # validated batches waiting for the importing thread (as frames)
 
 # The stored columns of a customer that an import writes: its fields and derived keys.
 STORED: tuple[str, ...] = (*FIELD_NAMES, *DERIVED_KEYS)
@@ -248,9 +249,9 @@ def checked_batches(
     # The batches read ahead wait as the frames the worker sent and are unpickled only
     # when their turn comes (as tuples, the two waiting and the one being handed over
     # were 15 MB of the importing process at 100,000 rows on SQLite).  Batches are
-    # small (``BATCH_ROWS``: the one being written is what the importing process holds
-    # as rows) and four are read ahead, 10,000 rows, as two of 5,000 were before.
-    for answer, position, lines in prefetch(answered(), 4):
+    # small (``BATCH_ROWS``: the one being staged is what the importing process holds
+    # as rows) and ``READ_AHEAD`` are read ahead, 10,000 rows, as two of 5,000 were.
+    for answer, position, lines in prefetch(answered(), READ_AHEAD):
         valid, errors = answer.value()
         del answer
         yield valid, errors, position, lines

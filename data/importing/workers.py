@@ -24,7 +24,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
-from typing import IO, Any, Generic, TypeVar
+from typing import IO, Any, Generic, TypeVar, cast
 
 from data.errors import ImportFailed
 
@@ -84,8 +84,7 @@ class Answer(Generic[Out]):
             if isinstance(value, BaseException):
                 raise value
             raise ImportFailed("A validation worker stopped unexpectedly; please retry.")
-        answer: Out = value
-        return answer
+        return cast(Out, value)
 
 
 class _Worker:
