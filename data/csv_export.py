@@ -45,21 +45,25 @@ class ExportCounter:
     rows: int = 0
 
 
-def _neutralised(column: Any, dialect: str) -> ColumnElement[Any]:
-    """SQL twin of ``neutralise_cell``: prefix ``'`` when, after leading quotes, a formula
-    character comes first.  One pattern match per cell (``GLOB`` / ``~``), no allocation on
-    the common path."""
+def _starts_formula(column: Any, dialect: str) -> ColumnElement[Any]:
+    """SQL twin of ``needs_neutralising``: after leading quotes, a formula character comes
+    first.  One pattern match per cell (``GLOB`` / ``~``), no allocation on the common
+    path."""
     if dialect == "postgresql":
-        starts = column.op("~")(literal("^'*" + FORMULA_CLASS))
-    else:
-        starts = or_(
-            column.op("GLOB")(literal(FORMULA_CLASS + "*")),
-            and_(
-                column.op("GLOB")(literal("'*")),
-                func.ltrim(column, literal("'")).op("GLOB")(literal(FORMULA_CLASS + "*")),
-            ),
-        )
-    return case((starts, literal("'") + column), else_=column)
+        matches: ColumnElement[Any] = column.op("~")(literal("^'*" + FORMULA_CLASS))
+        return matches
+    return or_(
+        column.op("GLOB")(literal(FORMULA_CLASS + "*")),
+        and_(
+            column.op("GLOB")(literal("'*")),
+            func.ltrim(column, literal("'")).op("GLOB")(literal(FORMULA_CLASS + "*")),
+        ),
+    )
+
+
+def _neutralised(column: Any, dialect: str) -> ColumnElement[Any]:
+    """SQL twin of ``neutralise_cell``: prefix ``'`` when a spreadsheet would run the cell."""
+    return case((_starts_formula(column, dialect), literal("'") + column), else_=column)
 
 
 def timestamp_text(column: Any, dialect: str) -> ColumnElement[Any]:
@@ -78,17 +82,24 @@ def _system_column(name: str, dialect: str) -> ColumnElement[Any]:
     return C[name]
 
 
-def _csv_field(value: Any) -> ColumnElement[Any]:
-    """SQL twin of the csv module's minimal quoting: quote when , " CR or LF is inside."""
-    text = func.coalesce(value, literal(""))
-    quoted = literal('"') + func.replace(text, literal('"'), literal('""')) + literal('"')
-    return case((text.op("GLOB")(literal('*[,"\n\r]*')), quoted), else_=text)
+def _csv_field(column: Any) -> ColumnElement[Any]:
+    """SQL twin of the csv module's minimal quoting of a neutralised cell: quoted when
+    , " CR or LF is inside; NULL as an empty field.
+
+    The neutralising quote is not one of those characters, so the test reads the stored
+    value and the formula test runs once, in the branch taken (SQLite evaluates a CASE
+    written inside another each time it is named: its rows 0.78 → 0.70 s at 100,000)."""
+    prefix = case((_starts_formula(column, "sqlite"), literal("'")), else_=literal(""))
+    special = or_(*(func.instr(column, literal(ch)) > 0 for ch in ',"\n\r'))
+    escaped = func.replace(column, literal('"'), literal('""'))
+    quoted = literal('"') + prefix + escaped + literal('"')
+    return case((special, quoted), else_=func.coalesce(prefix + column, literal("")))
 
 
-def _csv_line(texts: list[Any], plain: list[Any]) -> ColumnElement[Any]:
+def _csv_line(fields: list[Any], plain: list[Any]) -> ColumnElement[Any]:
     """The whole CSV line of a row, built by SQLite in C (its CLI's ``-csv`` does the same)."""
-    line = _csv_field(texts[0])
-    for column in texts[1:]:
+    line = _csv_field(fields[0])
+    for column in fields[1:]:
         line = line + literal(",") + _csv_field(column)
     for column in plain:
         line = line + literal(",") + column
@@ -98,10 +109,10 @@ def _csv_line(texts: list[Any], plain: list[Any]) -> ColumnElement[Any]:
 def _query(matching: Select[Any], dialect: str) -> Select[Any]:
     """The export's SELECT: ``matching`` (the tenant's customers in name order) with the
     columns of ``EXPORT_HEADER``, neutralised and formatted."""
-    texts = [_neutralised(C[name], dialect) for name in FIELD_NAMES]
     plain = [_system_column(name, dialect) for name in EXPORT_HEADER if name not in FIELD_NAMES]
     if dialect == "sqlite":
-        return matching.with_only_columns(_csv_line(texts, plain))
+        return matching.with_only_columns(_csv_line([C[name] for name in FIELD_NAMES], plain))
+    texts = [_neutralised(C[name], dialect) for name in FIELD_NAMES]
     return matching.with_only_columns(*texts, *plain)
 
 
