@@ -1235,6 +1235,19 @@ def report(
     return private("\n".join(lines))
 
 
+def compile_sources() -> None:
+    """Compile the product's modules to bytecode once, before anything is timed.
+
+    An installed product has its bytecode (pip compiles what it installs, and a server
+    that ran once has the rest), and the anchors are compiled programs; the timed
+    commands run with ``PYTHONDONTWRITEBYTECODE`` (nothing is written while measuring),
+    so without this each would compile the product's modules again (about 0.04 s a
+    command)."""
+    sources = [str(PROJECT_DIR / name) for name in ("api", "data", "ui", "pages")]
+    sources += [str(path) for path in PROJECT_DIR.glob("*.py")]
+    subprocess.run([PYTHON, "-m", "compileall", "-q", *sources], check=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
@@ -1266,6 +1279,7 @@ def main(argv: list[str] | None = None) -> int:
     started = datetime.now(UTC)
     measured = commit()
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+    compile_sources()
     os.environ.setdefault("JWT_SECRET", secrets.token_urlsafe(48))
     os.environ.setdefault("COOKIE_KEY", secrets.token_urlsafe(48))
     scratch = DATA_DIR / f"run-{RUN_ID}"
