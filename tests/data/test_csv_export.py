@@ -110,6 +110,21 @@ def test_cells_a_spreadsheet_would_run_are_neutralised(
     assert row["email"] == "f@example.com"
 
 
+@pytest.mark.parametrize(
+    "value",
+    ["'quoted", "''twice", "O'Brien", "1 = 1", "a-b", "Ünal =", "'"],
+    ids=["quoted", "quoted-twice", "inner-quote", "inner-equals", "inner-minus", "umlaut", "quote"],
+)
+def test_cells_no_spreadsheet_would_run_are_exported_as_stored(
+    exported: Any, tenant: Any, customers_of: Any, value: str
+) -> None:
+    with customers_of(tenant, write=True) as repository:
+        repository.create({"name": value, "email": "p@example.com", "address": value})
+    _, text = exported(tenant)
+    row = parsed(text)[0]
+    assert row["name"] == row["address"] == value
+
+
 @pytest.mark.parametrize("start", ["\t", "\r"], ids=["tab", "carriage-return"])
 def test_stored_cells_starting_with_tab_or_carriage_return_are_neutralised(
     database: Any, exported: Any, tenant: Any, customers_of: Any, start: str
