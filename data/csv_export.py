@@ -47,8 +47,8 @@ class ExportCounter:
 
 def _starts_formula(column: Any, dialect: str) -> ColumnElement[Any]:
     """SQL twin of ``needs_neutralising``: after leading quotes, a formula character comes
-    first.  One pattern match per cell (``GLOB`` / ``~``), no allocation on the common
-    path."""
+    first.  No allocation on the common path: SQLite matches ``GLOB`` patterns anchored at
+    the first character; PostgreSQL reads the first character's code."""
     if dialect == "postgresql":
         # The code of the first character decides most cells; the pattern runs only after
         # a leading quote.  A pattern on every cell cost a tenth of the server's time of
