@@ -94,7 +94,7 @@ def test_export_can_start_with_a_bom_for_excel(exported: Any, tenant: Any) -> No
     assert text.startswith("\ufeffname,email,")
 
 
-RUN = {
+FORMULA_CELLS = {  # a spreadsheet would run these
     "equals": "=SUM(A1:A9)",
     "plus": "+49 30 1234",
     "minus": "-2+3",
@@ -103,7 +103,7 @@ RUN = {
     "quoted-tab": "'\tx",
     "quoted-cr": "'\r=1",
 }
-STAYS = {
+PLAIN_CELLS = {  # exported as stored
     "quoted": "'quoted",
     "quoted-twice": "''twice",
     "inner-quote": "O'Brien",
@@ -116,8 +116,8 @@ STAYS = {
 
 @pytest.mark.parametrize(
     ("value", "cell"),
-    [pytest.param(value, "'" + value, id=name) for name, value in RUN.items()]
-    + [pytest.param(value, value, id=name) for name, value in STAYS.items()],
+    [pytest.param(value, "'" + value, id=name) for name, value in FORMULA_CELLS.items()]
+    + [pytest.param(value, value, id=name) for name, value in PLAIN_CELLS.items()],
 )
 def test_cells_are_neutralised_exactly_when_a_spreadsheet_would_run_them(
     exported: Any, tenant: Any, customers_of: Any, value: str, cell: str
