@@ -252,7 +252,7 @@ def cmd_api(args: argparse.Namespace) -> NoReturn:
     """Serve the REST API: ``python -m api`` (uvicorn) replaces this process."""
     settings()  # refuses a placeholder or short JWT_SECRET before anything starts
     database()
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise UsageError("--workers must be at least 1.")
     shown = "localhost" if args.host in ("0.0.0.0", "127.0.0.1") else args.host  # noqa: S104
     out(f"API: http://{shown}:{args.port}/api/customers (documentation at /docs)")
@@ -265,9 +265,9 @@ def cmd_api(args: argparse.Namespace) -> NoReturn:
         args.host,
         "--port",
         str(args.port),
-        "--workers",
-        str(args.workers),
     ]
+    if args.workers is not None:  # else python -m api's default (api.default_workers)
+        command += ["--workers", str(args.workers)]
     os.chdir(PROJECT_DIR)
     os.execv(sys.executable, command)  # noqa: S606 - replaces this process, fixed arguments
 
@@ -598,7 +598,12 @@ def build_parser() -> Parser:
     api = add("api", cmd_api, "Run the REST API (FastAPI on uvicorn); documentation at /docs.")
     api.add_argument("--host", default="127.0.0.1")
     api.add_argument("--port", type=port, default=8000)
-    api.add_argument("--workers", type=int, default=1, help="server processes (default 1)")
+    api.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="server processes (default: one per core, at most 2)",
+    )
 
     imp = add(
         "import-csv",

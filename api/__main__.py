@@ -13,6 +13,7 @@ import sys
 
 import uvicorn
 
+from api import default_workers
 from api.main import logging_config
 from config import ConfigError, get_settings
 
@@ -21,7 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m api", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
-    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
     try:
         settings = get_settings()
@@ -29,12 +30,13 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"python -m api: {exc}\n")
         return 2
     proxies = ",".join(str(network) for network in settings.proxies)
+    workers = args.workers or default_workers(settings.database_url)
     uvicorn.run(
         "api.main:create_app",
         factory=True,
         host=args.host,
         port=args.port,
-        workers=args.workers,
+        workers=workers,
         access_log=False,  # api.middleware logs each request with its request id
         log_config=logging_config(),
         server_header=False,

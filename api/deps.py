@@ -10,10 +10,13 @@ viewer's write early, before the body is read; the scope decides.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager, nullcontext
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -116,17 +119,51 @@ ExporterDep = Annotated[Identity, Depends(allowed_to(Permission.EXPORT))]
 # SQLite has one writer at a time, and a writer that finds the lock taken sleeps in
 # SQLite's busy handler for growing intervals (up to 100 ms) instead of being woken
 # when the lock is free.  Under concurrent API writes that turns a 5 ms write into
-# queues of sleeping threads.  So this process lets one of its threads at a time start
-# a SQLite write transaction (the others wait on a Python lock, woken at once);
-# other processes (dashboard, CLI) still meet the busy timeout as before.
+# queues of sleeping threads.  So the API's writers take turns before they begin: the
+# threads of one process on a Python lock, the processes of ``--workers N`` on a lock
+# file beside the database (``flock``: a waiter sleeps in the kernel and is woken when
+# the turn is free).  Both wait only for other API writes, which are short; the
+# dashboard, the CLI and imports still meet SQLite's busy timeout as before.
 _sqlite_writer = threading.Lock()
+_turn_files: dict[tuple[int, Path], int | None] = {}
+
+
+@contextmanager
+def _sqlite_write_turn(database: Database) -> Iterator[None]:
+    """This API's turn to write to ``database`` (SQLite), among its threads and processes."""
+    with _sqlite_writer:
+        path = database.sqlite_file
+        descriptor = None if path is None else _turn_file(path)
+        if descriptor is None:
+            yield
+            return
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+
+
+def _turn_file(database_file: Path) -> int | None:
+    """The open lock file of ``database_file`` in this process (called under the Python
+    lock).  Opened once per process: a lock is held by an open file, so a forked child
+    opens its own.  None when it cannot be created: the busy timeout still applies."""
+    key = (os.getpid(), database_file)
+    if key not in _turn_files:
+        try:
+            _turn_files[key] = os.open(
+                f"{database_file}-api-writer.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+            )
+        except OSError:
+            _turn_files[key] = None
+    return _turn_files[key]
 
 
 @contextmanager
 def scope(database: Database, identity: Identity, *, write: bool = False) -> Iterator[Scope]:
     """The caller's scope: one transaction of the caller's tenant, its rights read in it."""
-    queue = _sqlite_writer if write and database.dialect == "sqlite" else nullcontext()
-    with queue, database.scope(identity, write=write) as opened:
+    turn = _sqlite_write_turn(database) if write and database.dialect == "sqlite" else nullcontext()
+    with turn, database.scope(identity, write=write) as opened:
         yield opened
 
 

@@ -127,11 +127,14 @@ def run(
     clients: int = 50,
     seconds: float = 60.0,
     customers: int = 2000,
-    workers: int = 1,
+    workers: int | None = None,
     reps: int = 1,
 ) -> list[LoadResult]:
     """Seed ``database_url``, serve it with ``python -m api`` and load it ``reps`` times
     (a fresh server each time, the same tenant); the figures of each run."""
+    from api import default_workers
+
+    workers = workers or default_workers(database_url)  # as python -m api would choose
     env = server_env(database_url)
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "JWT_SECRET", "COOKIE_KEY")})
     from config import get_settings
@@ -178,7 +181,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="per run (default 60)")
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--customers", type=int, default=2000)
-    parser.add_argument("--workers", type=int, default=1, help="API server processes")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="API server processes (default: python -m api's: on SQLite one per core, "
+        "at most 2; on PostgreSQL 1)",
+    )
     parser.add_argument("--reps", type=int, default=1, help="runs per database")
     parser.add_argument("--only", choices=["sqlite", "postgresql"])
     args = parser.parse_args(argv)

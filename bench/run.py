@@ -919,7 +919,8 @@ def _api(ctx: Context, kind: str) -> list[Result]:
     options = ctx.options
     ctx.log(
         f"bench/api_load.py: {options.api_clients} clients x {options.api_seconds:.0f} s, "
-        f"{ctx.reps} runs, on {label} (python -m api --workers {options.api_workers})"
+        f"{ctx.reps} runs, on {label} (python -m api --workers "
+        f"{options.api_workers or 'default'})"
     )
     try:
         measured = api_load.run(
@@ -1262,7 +1263,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=15, help="calls per data-layer figure")
     parser.add_argument("--api-seconds", type=float, default=60.0)
     parser.add_argument("--api-clients", type=int, default=50)
-    parser.add_argument("--api-workers", type=int, default=1, help="API server processes")
+    parser.add_argument(
+        "--api-workers",
+        type=int,
+        default=None,
+        help="API server processes (default: python -m api's: on SQLite one per core, "
+        "at most 2; on PostgreSQL 1)",
+    )
     parser.add_argument(
         "--soak-seconds",
         type=float,

@@ -180,6 +180,11 @@ class Database:
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
 
+    @property
+    def sqlite_file(self) -> Path | None:
+        """The SQLite database's file; None on PostgreSQL or for an in-memory database."""
+        return _sqlite_file(self.url) if self.dialect == "sqlite" else None
+
     # -- engines --------------------------------------------------------------------
 
     def _sqlite_engine(self) -> Engine:

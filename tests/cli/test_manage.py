@@ -593,6 +593,9 @@ def test_the_api_command_checks_then_execs_python_m_api(database, monkeypatch, c
     assert capsys.readouterr().out == (
         "API: http://localhost:9001/api/customers (documentation at /docs)\n"
     )
+    with pytest.raises(Execed):  # no --workers: python -m api chooses (a process per core)
+        module.main(["api"])
+    assert calls[-1][1] == [sys.executable, "-m", "api", "--host", "127.0.0.1", "--port", "8000"]
 
 
 def test_the_api_command_refuses_zero_workers_before_execing(database, monkeypatch, capsys):
