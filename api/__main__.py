@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
         sys.stderr.write(f"python -m api: {exc}\n")
         return 2
     proxies = ",".join(str(network) for network in settings.proxies)
+    if args.workers is not None and args.workers < 1:
+        sys.stderr.write("python -m api: --workers must be at least 1.\n")
+        return 2
     workers = args.workers or default_workers(settings.database_url)
     uvicorn.run(
         "api.main:create_app",

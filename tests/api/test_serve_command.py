@@ -132,6 +132,7 @@ def test_python_m_api_serves_sqlite_with_a_process_per_core_at_most_two_unless_t
     sqlite = f"sqlite:///{tmp_path / 'api.db'}"
     assert served_with(DATABASE_URL=sqlite)[1]["workers"] == processes
     assert served_with("--workers", "3", DATABASE_URL=sqlite)[1]["workers"] == 3
+    assert served_with("--workers", "0", DATABASE_URL=sqlite) == (2, {})
 
 
 def test_python_m_api_serves_postgresql_with_one_process_unless_told(served_with, monkeypatch):
