@@ -602,7 +602,7 @@ def build_parser() -> Parser:
         "--workers",
         type=int,
         default=None,
-        help="server processes (default: one per core, at most 2)",
+        help="server processes (default: on SQLite one per core, at most 2; on PostgreSQL 1)",
     )
 
     imp = add(

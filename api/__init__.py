@@ -7,7 +7,7 @@ import os
 MAX_DEFAULT_WORKERS = 2
 
 
-def default_workers(database_url: str) -> int:
+def default_workers(dialect: str) -> int:
     """Server processes when ``--workers`` is not given: on SQLite one per core this
     process may use, at most two; on PostgreSQL one.
 
@@ -18,7 +18,7 @@ def default_workers(database_url: str) -> int:
     (docs/performance.md).  More than two gain little while SQLite writes one
     transaction at a time, and each costs its own memory; ``--workers N`` sets any number.
     """
-    if not database_url.startswith("sqlite"):
+    if dialect != "sqlite":
         return 1
     try:
         cores = len(os.sched_getaffinity(0))

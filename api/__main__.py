@@ -16,6 +16,8 @@ import uvicorn
 from api import default_workers
 from api.main import logging_config
 from config import ConfigError, get_settings
+from data.db import normalise_url
+from data.errors import Unavailable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers is not None and args.workers < 1:
         sys.stderr.write("python -m api: --workers must be at least 1.\n")
         return 2
-    workers = args.workers or default_workers(settings.database_url)
+    try:
+        dialect = normalise_url(settings.database_url).get_backend_name()
+    except Unavailable as exc:
+        sys.stderr.write(f"python -m api: {exc}\n")
+        return 2
+    workers = args.workers or default_workers(dialect)
     uvicorn.run(
         "api.main:create_app",
         factory=True,

@@ -132,11 +132,9 @@ def run(
 ) -> list[LoadResult]:
     """Seed ``database_url``, serve it with ``python -m api`` and load it ``reps`` times
     (a fresh server each time, the same tenant); the figures of each run."""
-    from api import default_workers
-
-    workers = workers or default_workers(database_url)  # as python -m api would choose
     env = server_env(database_url)
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "JWT_SECRET", "COOKIE_KEY")})
+    from api import default_workers
     from config import get_settings
     from data.db import get_database, reset_databases
 
@@ -145,6 +143,7 @@ def run(
     database.migrate()
     tenant = seed_tenant(database, customers=customers, prefix="load")
     dialect = database.dialect
+    workers = workers or default_workers(dialect)  # as python -m api would choose
     reset_databases()
     results = []
     for _ in range(reps):

@@ -145,6 +145,8 @@ class Database:
     ) -> None:
         self.url = normalise_url(url)
         self.dialect = self.url.get_backend_name()
+        # The SQLite database's file; None on PostgreSQL or for an in-memory database.
+        self.sqlite_file = _sqlite_file(self.url) if self.dialect == "sqlite" else None
         self.busy_timeout_ms = busy_timeout_ms
         self.app_role: str | None = None
         self.app_password = app_password
@@ -180,17 +182,11 @@ class Database:
         self._read_sessions = sessionmaker(self.engine, expire_on_commit=False)
         self._write_sessions = sessionmaker(self._write_engine, expire_on_commit=False)
 
-    @property
-    def sqlite_file(self) -> Path | None:
-        """The SQLite database's file; None on PostgreSQL or for an in-memory database."""
-        return _sqlite_file(self.url) if self.dialect == "sqlite" else None
-
     # -- engines --------------------------------------------------------------------
 
     def _sqlite_engine(self) -> Engine:
-        path = _sqlite_file(self.url)
-        if path is not None:
-            _private_sqlite_file(path)
+        if self.sqlite_file is not None:
+            _private_sqlite_file(self.sqlite_file)
         engine = create_engine(
             self.url,
             connect_args={"check_same_thread": False, "timeout": self.busy_timeout_ms / 1000},

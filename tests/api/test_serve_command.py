@@ -144,6 +144,13 @@ def test_python_m_api_serves_postgresql_with_one_process_unless_told(served_with
     assert served_with("--workers", "2", DATABASE_URL=postgresql)[1]["workers"] == 2
 
 
+def test_python_m_api_refuses_a_database_it_cannot_serve_in_one_sentence(served_with, capsys):
+    assert served_with(DATABASE_URL="mysql://inventory@db/inventory") == (2, {})
+    assert capsys.readouterr().err == (
+        "python -m api: Database 'mysql' is not supported; use SQLite or PostgreSQL.\n"
+    )
+
+
 def test_python_m_api_believes_no_forwarded_header_by_default(served_with):
     code, options = served_with("--host", "0.0.0.0", "--port", "8123", TRUSTED_PROXIES=None)  # noqa: S104
     assert code == 0
